@@ -1,0 +1,27 @@
+"""Benchmark helpers: each timed pair records its mean, and the run ends with the ratio to its baseline."""
+import pytest
+
+MEANS: dict[str, float] = {}
+#: (what, harness benchmark, baseline benchmark)
+RATIOS = [
+    ("per-cell query, warm (NATS sample)", "harness_warm", "nats_bench_warm"),
+    ("per-cell query, cold: open + first query (NATS sample)", "harness_cold", "nats_bench_cold"),
+]
+
+
+@pytest.fixture
+def record_mean(benchmark):
+    """Call after `benchmark(...)` to keep this test's mean time under `name` for the ratio summary."""
+    def record(name: str) -> None:
+        if benchmark.stats is not None:
+            MEANS[name] = benchmark.stats.stats.mean
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    rows = [(what, MEANS[a], MEANS[b]) for what, a, b in RATIOS if a in MEANS and b in MEANS]
+    if rows:
+        terminalreporter.section("harness vs baseline (same session)")
+        for what, ours, theirs in rows:
+            terminalreporter.write_line(f"{what}: harness {ours * 1e6:.1f} us, nats_bench {theirs * 1e6:.1f} us, "
+                                        f"harness is {theirs / ours:.1f}x faster")

@@ -1,0 +1,35 @@
+"""`harness`: entry point; turns the harness's own errors into a message and exit status 2."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness import __version__
+from harness.cli import oracle_cmd
+from harness.errors import HarnessError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="How well does a cheap signal rank NAS-Bench-201 architectures?")
+    parser.add_argument("--version", action="version", version=f"nb201-harness {__version__}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    oracle_cmd.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
