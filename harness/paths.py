@@ -2,8 +2,9 @@
 
 - `HARNESS_DATA_DIR`: where imported caches live (default: `data/` in the working directory).
 - `HARNESS_ORACLE`: the ground-truth cache to load (default: `$HARNESS_DATA_DIR/nb201-oracle.parquet`).
-- `NB201_DATA`: a directory holding benchmark files in the layout of `../shared/nb201`
-  (`table.csv`, `nats-tss-sample/`, `splits/`); used by the main job and the tests.
+
+The main job and the tests read benchmark files from `NB201_DATA` (tox.ini, conftest.py), by default
+`../shared/nb201` beside the project.
 """
 from __future__ import annotations
 
@@ -24,7 +25,3 @@ def oracle_path(path: str | os.PathLike | None = None) -> Path:
         return Path(os.environ["HARNESS_ORACLE"])
     return data_dir() / ORACLE_FILENAME
 
-
-def nb201_data_dir() -> Path | None:
-    value = os.environ.get("NB201_DATA")
-    return Path(value) if value else None

@@ -149,6 +149,26 @@ def test_a_record_filed_under_the_wrong_seed_is_refused(tmp_path, nats_sample):
         import_source(src, tmp_path / "c.parquet", benchmark_version="x", progress=False)
 
 
+def test_a_record_missing_a_field_is_refused(tmp_path, nats_sample):
+    src = _copy_sample(nats_sample, tmp_path)
+    path = src / "000000.pickle.pbz2"
+    record = pickle.load(bz2.BZ2File(path))
+    del record["12"]["all_results"][("cifar100", 111)]["eval_acc1es"]
+    nats_bench.pickle_save(record, str(path), ext="")
+    with pytest.raises(SourceError, match="cifar100@12 trial of seed 111 lists evaluations .* has no accuracies for "
+                                          "ori-test, x-test, x-valid; the record is damaged"):
+        import_source(src, tmp_path / "c.parquet", benchmark_version="x", progress=False)
+    del record["12"]["dataset_seed"]
+    nats_bench.pickle_save(record, str(path), ext="")
+    with pytest.raises(SourceError, match=r"12-epoch record lists trials \[\] but holds .*the record is damaged"):
+        import_source(src, tmp_path / "c.parquet", benchmark_version="x", progress=False)
+    record = pickle.load(bz2.BZ2File(nats_sample / "000000.pickle.pbz2"))
+    record["12"]["all_results"][("cifar100", 111)]["epochs"] = None
+    nats_bench.pickle_save(record, str(path), ext="")
+    with pytest.raises(SourceError, match="12-epoch record is not in the benchmark's ArchResults structure"):
+        import_source(src, tmp_path / "c.parquet", benchmark_version="x", progress=False)
+
+
 def test_a_directory_without_meta_is_refused(tmp_path):
     (tmp_path / "000000.pickle.pbz2").write_bytes(b"")
     with pytest.raises(SourceError, match="without meta.pickle.pbz2"):

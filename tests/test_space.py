@@ -141,25 +141,24 @@ def test_isomorphism_gives_the_benchmarks_6466_classes_and_partition():
     np.testing.assert_array_equal(np.sort(space.encode(reps)), space.encode(reps))  # numbered by first member
 
 
-def test_isomorphism_rule_on_hand_built_cells():
-    def same(a, b):
-        return space.class_ids([space.parse_arch(a), space.parse_arch(b)]).tolist()
+@pytest.mark.parametrize("a, b, isomorphic", [
     # a dead edge: node 2 feeds nothing (3<-2 is none), so what node 2 computes does not matter
-    a = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
-    b = "|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
-    assert len(set(same(a, b))) == 1
+    ("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+     "|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|", True),
     # input order and skip connections: conv(skip(x)) on 2<-1 is conv(x) on 2<-0
-    a = "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|"
-    b = "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|"
-    assert len(set(same(a, b))) == 1
+    ("|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|",
+     "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|", True),
     # the benchmark's rule keeps zero terms, so swapping nodes 1 and 2 is not collapsed (documented parity quirk)
-    a = "|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|"
-    b = "|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|"
-    assert len(set(same(a, b))) == 2
+    ("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|",
+     "|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|", False),
     # different functions stay apart
-    a = "|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|"
-    b = "|nor_conv_1x1~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|"
-    assert len(set(same(a, b))) == 2
+    ("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|",
+     "|nor_conv_1x1~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|", False),
+])
+def test_isomorphism_rule_on_hand_built_cells(a, b, isomorphic):
+    ids = space.class_ids([space.parse_arch(a), space.parse_arch(b)])
+    assert (ids[0] == ids[1]) == isomorphic
+    assert (space.canonical_form(space.parse_arch(a)) == space.canonical_form(space.parse_arch(b))) == isomorphic
 
 
 def test_operator_means_against_a_plain_loop():

@@ -83,3 +83,15 @@ def test_a_table_must_say_its_release_and_be_readable(table_csv, tmp_path):
     odd.write_text("index,arch\n")
     with pytest.raises(SourceError, match="cannot tell what .* is.*--kind"):
         _import(odd)
+
+
+def test_a_csv_cut_mid_row_is_refused(table_csv, tmp_path):
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(table_csv.read_bytes()[:-25])
+    with pytest.raises(SourceError, match="ends in the middle of a row: it looks truncated"):
+        _import(cut)
+
+
+def test_out_must_be_a_file(table_csv, tmp_path):
+    with pytest.raises(SourceError, match="is a directory"):
+        import_source(table_csv, tmp_path, benchmark_version="t")

@@ -100,48 +100,47 @@ class GroundTruthBuilder:
     def write(self, path: str | Path, provenance: dict) -> Path:
         """Write the cache to `path` through a temporary file in the same directory; returns the path."""
         path = Path(path)
-        dense: dict[str, np.ndarray] = {"index": np.arange(NUM_CELLS, dtype=np.int32),
-                                        "code": self.order.codes.astype(np.int32)}
+        floats: dict[str, np.ndarray] = {}  # column name -> value per cell
         curves: dict[str, tuple[dict[int, np.ndarray], np.ndarray, int]] = {}  # per cell, finals, epochs
         series = []
         for key in sorted(self.num_epochs):
             seeds = self.seeds.get(key, {})
             mean = self.means.get(key)
-            dense[key.column()] = mean if mean is not None else mean_over_seeds(np.stack(list(seeds.values())))
+            floats[key.column()] = mean if mean is not None else mean_over_seeds(np.stack(list(seeds.values())))
             for seed in sorted(seeds):
-                dense[key.column(seed)] = seeds[seed]
+                floats[key.column(seed)] = seeds[seed]
             key_curves = self.curves.get(key, {})
             for seed in sorted(key_curves):
                 curves[key.curve_column(seed)] = (key_curves[seed], seeds[seed], self.num_epochs[key])
             curve_epochs = np.flatnonzero(self.epochs_seen[key]).tolist() if key_curves else []
             series.append(SeriesInfo(key, self.num_epochs[key], sorted(seeds), curve_epochs, sorted(key_curves)))
         for key in sorted(self.costs):
-            dense[key.column()] = self.costs[key]
+            floats[key.column()] = self.costs[key]
         have_values = np.zeros(NUM_CELLS, dtype=bool)
         for info in series:
-            have_values |= np.isfinite(dense[info.key.column()])
+            have_values |= np.isfinite(floats[info.key.column()])
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION, **provenance,
             "harness_version": code_version(), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cells_with_values": int(have_values.sum()), "series": [info.to_json() for info in series],
             "costs": [{"metric": k.metric, "dataset": k.dataset} for k in sorted(self.costs)],
         }
+        index, codes = np.arange(NUM_CELLS, dtype=np.int32), self.order.codes.astype(np.int32)
         archs = np.array(format_archs(self.order.cells), dtype=object)
         fields = [pa.field("index", pa.int32()), pa.field("code", pa.int32()), pa.field("arch", pa.string())]
-        fields += [pa.field(name, pa.float64()) for name in list(dense)[2:]]
+        fields += [pa.field(name, pa.float64()) for name in floats]
         fields += [pa.field(name, pa.list_(pa.float64(), epochs)) for name, (_, _, epochs) in curves.items()]
         schema = pa.schema(fields, metadata={_META_KEY: json.dumps(meta).encode()})
 
         def row_group(start: int, stop: int) -> pa.Table:
-            arrays = [pa.array(dense["index"][start:stop]), pa.array(dense["code"][start:stop]),
-                      pa.array(archs[start:stop], pa.string())]
-            arrays += [pa.array(values[start:stop]) for name, values in list(dense.items())[2:]]
+            arrays = [pa.array(index[start:stop]), pa.array(codes[start:stop]), pa.array(archs[start:stop], pa.string())]
+            arrays += [pa.array(values[start:stop]) for values in floats.values()]
             for per_cell, finals, num_epochs in curves.values():
                 block = np.full((stop - start, num_epochs), np.nan)
                 block[:, -1] = finals[start:stop]
-                for index in range(start, stop):
-                    if index in per_cell:
-                        block[index - start] = per_cell[index]
+                for cell in range(start, stop):
+                    if cell in per_cell:
+                        block[cell - start] = per_cell[cell]
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), num_epochs))
             return pa.Table.from_arrays(arrays, schema=schema)
 

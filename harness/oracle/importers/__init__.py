@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.errors import SourceError
 from harness.oracle.importers.official import NATS_META, read_nats_tss, read_nb201_pth
 from harness.oracle.importers.table import read_table
+from harness.oracle.oracle import Oracle
 from harness.paths import oracle_path
 from harness.provenance import sha256_of
 
@@ -52,9 +53,10 @@ def import_source(src: str | Path, out: str | Path | None = None, *, kind: str =
 
     Nothing is written unless the whole source reads cleanly.
     """
-    from harness.oracle.oracle import Oracle
-
-    src = Path(src)
+    src, out = Path(src), oracle_path(out)
+    if out.is_dir():
+        raise SourceError(f"--out {out} is a directory; give the path of the cache file to write, "
+                          f"e.g. {out / 'nb201-oracle.parquet'}")
     if not src.exists():
         raise SourceError(f"{src} does not exist; give the path of a benchmark file to import (see README, "
                           f"'Ground truth', for where to download the official files)")
@@ -82,4 +84,4 @@ def import_source(src: str | Path, out: str | Path | None = None, *, kind: str =
         "benchmark_version": benchmark_version,
         "importer": {"name": kind, "version": rules, "library": f"{library} {library_version}"},
     }
-    return builder.write(oracle_path(out), provenance)
+    return builder.write(out, provenance)

@@ -13,12 +13,26 @@ from harness.oracle.keys import DATASETS, SPLITS, CostKey, SeriesKey
 
 def add_arch_results(builder: GroundTruthBuilder, index: int, hp: int, results, where: str) -> None:
     """Add every trial of `results` (one cell, one training schedule `hp`) for cell `index`."""
+    try:
+        _add_results(builder, index, hp, results, where)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, SourceError):
+            raise
+        raise SourceError(f"{where}: the {hp}-epoch record is not in the benchmark's ArchResults structure "
+                          f"({type(exc).__name__}: {exc}); the file is damaged or not an official one") from None
+
+
+def _add_results(builder: GroundTruthBuilder, index: int, hp: int, results, where: str) -> None:
     if int(results.arch_index) != index:
         raise SourceError(f"{where}: the record filed under index {index} says it is index {results.arch_index}")
     expected = builder.order.archs_of([index])[0]
     if results.arch_str != expected:
         raise SourceError(f"{where}: index {index} holds {results.arch_str!r} but the benchmark's list of "
                           f"architectures has {expected!r} there")
+    listed = {(d, s) for d in results.get_dataset_names() for s in results.get_dataset_seeds(d)}
+    if listed != set(results.all_results):
+        raise SourceError(f"{where}: the {hp}-epoch record lists trials {sorted(listed)} but holds "
+                          f"{sorted(results.all_results)}; the record is damaged")
     for dataset in results.get_dataset_names():
         if dataset not in DATASETS:
             raise SourceError(f"{where}: unknown dataset {dataset!r} (expected one of {', '.join(DATASETS)})")
@@ -40,6 +54,12 @@ def _check_trial(trial, dataset: str, seed, hp: int, where: str) -> None:
         recorded = None
     if recorded != int(seed):
         raise SourceError(f"{where}: the {dataset}@{hp} trial filed under seed {seed!r} records seed {trial.seed!r}")
+    for values, what in ((trial.eval_acc1es, "accuracies"), (trial.eval_losses, "losses")):
+        recorded = {name.rpartition("@")[0] for name in (values or {})}
+        if set(trial.eval_names) - recorded:
+            raise SourceError(f"{where}: the {dataset}@{hp} trial of seed {seed} lists evaluations on "
+                              f"{', '.join(trial.eval_names)} but has no {what} for "
+                              f"{', '.join(sorted(set(trial.eval_names) - recorded))}; the record is damaged")
     if int(trial.epochs) != hp:
         raise SourceError(f"{where}: the {dataset} trial of the {hp}-epoch schedule (seed {seed}) says it ran "
                           f"{trial.epochs} epochs")

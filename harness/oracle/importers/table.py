@@ -5,6 +5,7 @@ table takes it from an existing cache (`order_from`), and its rows are checked a
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,11 @@ def read_table(path: Path, order: IndexOrder | None = None) -> GroundTruthBuilde
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
+    if path.suffix != ".parquet" and path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                raise SourceError(f"{path} ends in the middle of a row: it looks truncated; write or copy it again")
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
