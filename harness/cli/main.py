@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from harness import __version__
-from harness.cli import oracle_cmd
+from harness.cli import evaluate_cmd, oracle_cmd
 from harness.errors import HarnessError
 
 
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nb201-harness {__version__}")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     oracle_cmd.register(groups)
+    evaluate_cmd.register(groups)
     return parser
 
 

@@ -9,8 +9,6 @@ and refused with a list of what exists, without reading any data. Columns are re
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.atomic import atomic_write
 from harness.errors import MissingTableError, SourceError
 from harness.oracle.keys import CostKey, SeriesKey
 from harness.provenance import code_version
@@ -144,20 +143,12 @@ class GroundTruthBuilder:
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), num_epochs))
             return pa.Table.from_arrays(arrays, schema=schema)
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        def write(tmp: str) -> None:
             with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
                 for start in range(0, NUM_CELLS, ROW_GROUP):
                     writer.write_table(row_group(start, min(start + ROW_GROUP, NUM_CELLS)))
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it the user's usual mode
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        atomic_write(path, write)
         return path
 
 

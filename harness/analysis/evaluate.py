@@ -1,0 +1,213 @@
+"""Evaluate score sets against the ground truth: a tidy table of metrics with bootstrap intervals.
+
+Intervals are 95% (by default) percentile intervals over bootstrap resamples of the scored cells, the same
+resamples for every metric of a score set, all computed at once from each resample's multiplicities (no loop
+over resamples; see `bootstrap`). P@K, BR@K and WR@K are counts over a handful of cells and get no interval.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import metrics as m
+from harness.analysis.baselines import baseline_score_sets
+from harness.analysis.bootstrap import kendall_tau_b_weighted, pearson_weighted, resample_weights, spearman_weighted
+from harness.analysis.operators import operator_table
+from harness.analysis.score_sets import ScoreSet, distinct_names
+from harness.oracle import Oracle
+from harness.space import class_ids
+
+TOP_PERCENTS = (1, 5, 10, 20)
+PRECISION_KS = (10, 100)
+RANK_KS = (10,)
+COLUMNS = ["metric", "k", "unit", "label", "value", "ci_low", "ci_high", "n_cells", "n_nan", "n_inf", "n_no_truth",
+           "reason"]
+
+
+def metric_label(metric: str, k: float | None, unit: str) -> str:
+    """'kendall_tau', 'retrieval_rate@5%', 'precision_at_k@10': the names the gate and reports use."""
+    if k is None or (isinstance(k, float) and math.isnan(k)):
+        return metric
+    return f"{metric}@{k:g}{'%' if unit == '%' else ''}"
+
+
+def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                    top_percents=TOP_PERCENTS, top_kendall_percent: float = 20, precision_ks=PRECISION_KS,
+                    rank_ks=RANK_KS) -> pd.DataFrame:
+    """All metrics of one score array against the ground truth, one row each (see COLUMNS).
+
+    NaN/inf scores and cells without ground truth are counted and excluded; a metric that cannot be defined
+    on what is left is NaN with the reason.
+    """
+    t, s, dropped = m.finite_pairs(y_true, y_score)
+    n = len(t)
+    reason = m.undefined_reason(t, s)
+    rows: list[dict] = []
+
+    def add(metric, value, k=None, unit="", ci=(math.nan, math.nan), why=None):
+        rows.append({"metric": metric, "k": math.nan if k is None else float(k), "unit": unit,
+                     "label": metric_label(metric, k, unit), "value": value, "ci_low": ci[0], "ci_high": ci[1],
+                     "n_cells": n, "n_nan": dropped["nan_score"], "n_inf": dropped["inf_score"],
+                     "n_no_truth": dropped["no_truth"], "reason": why or ""})
+
+    correlations = {"kendall_tau": (m.kendall_tau, kendall_tau_b_weighted),
+                    "spearman_rho": (m.spearman_rho, spearman_weighted), "pearson_r": (m.pearson_r, pearson_weighted)}
+    weights = resample_weights(n, n_boot, seed) if reason is None and n_boot > 0 else None
+    for name, (point, boot) in correlations.items():
+        if reason:
+            add(name, math.nan, why=reason)
+        else:
+            add(name, point(t, s), ci=_interval(boot(t, s, weights), alpha) if weights is not None else
+                (math.nan, math.nan))
+    top_metrics = [("top_kendall_tau", top_kendall_percent)] + [("retrieval_rate", k) for k in top_percents]
+    boot_top = top_k_bootstrap(t, s, weights, top_kendall_percent, top_percents) if weights is not None else {}
+    for name, k in top_metrics:
+        if reason:
+            add(name, math.nan, k, "%", why=reason)
+            continue
+        if name == "top_kendall_tau":
+            value = m.top_k_kendall(t, s, k)
+            why = "" if np.isfinite(value) else (m.undefined_reason(*_top_cells(t, s, k)) or "undefined")
+        else:
+            value, why = m.retrieval_rate(t, s, k), ""
+        add(name, value, k, "%", _interval(boot_top[(name, k)], alpha) if boot_top else (math.nan, math.nan), why)
+    for k in precision_ks:
+        add("precision_at_k", m.precision_at_k(t, s, k) if n >= k and not reason else math.nan, k, "cells",
+            why=_k_reason(n, k, reason))
+    for k in rank_ks:
+        ok = n >= k and not reason
+        best = m.best_rank_at_k(t, s, k) if ok else math.nan
+        worst = m.worst_rank_at_k(t, s, k) if ok else math.nan
+        add("best_rank_at_k", best, k, "cells", why=_k_reason(n, k, reason))
+        add("best_percentile_at_k", 100 * best / n if ok else math.nan, k, "cells", why=_k_reason(n, k, reason))
+        add("worst_rank_at_k", worst, k, "cells", why=_k_reason(n, k, reason))
+        add("worst_percentile_at_k", 100 * worst / n if ok else math.nan, k, "cells", why=_k_reason(n, k, reason))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _k_reason(n: int, k: int, reason: str | None) -> str:
+    return reason or (f"only {n} cells scored, fewer than K={k}" if n < k else "")
+
+
+def _top_cells(t, s, k_percent):
+    inside = m.top_k(t, m.top_k_count(len(t), k_percent))
+    return t[inside], s[inside]
+
+
+def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    low, high = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return float(low), float(high)
+
+
+def _top_copies(values: np.ndarray, weights: np.ndarray, counts) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each K in `counts`: the cells that can fall in a resample's top K (best first) and, per resample, how
+    many of each cell's copies do. Ties go to the earlier cell, as in `metrics.top_k` on the materialised resample.
+    Only the prefix of the sorted order that some resample still draws from is kept."""
+    order = np.argsort(-values, kind="stable")
+    ordered = np.take(weights, order, axis=1)
+    before = np.cumsum(ordered, axis=1, dtype=ordered.dtype) - ordered
+    floor = before.min(axis=0)  # non-decreasing: from this column on, every resample has its K already
+    out = {}
+    for k in counts:
+        end = int(np.searchsorted(floor, k, side="left"))
+        out[k] = order[:end], np.clip(k - before[:, :end], 0, ordered[:, :end])
+    return out
+
+
+def top_k_bootstrap(t, s, weights, top_kendall_percent: float, top_percents) -> dict:
+    """Bootstrap values of the top-k% metrics, exactly as on each materialised resample, without a loop:
+    a resample's top K in truth (or score) order takes each cell's copies until K are taken, so P@K counts
+    min(copies in truth's top K, copies in the score's top K), and top-k% Kendall is the weighted tau-b of the
+    truth's top-K copies."""
+    n = len(t)
+    counts = {k: m.top_k_count(n, k) for k in (*top_percents, top_kendall_percent)}
+    by_truth = _top_copies(t, weights, set(counts.values()))
+    by_score = _top_copies(s, weights, {counts[k] for k in top_percents})
+    out = {}
+    for k in top_percents:
+        (cells_t, copies_t), (cells_s, copies_s) = by_truth[counts[k]], by_score[counts[k]]
+        _, in_t, in_s = np.intersect1d(cells_t, cells_s, assume_unique=True, return_indices=True)
+        out[("retrieval_rate", k)] = np.minimum(copies_t[:, in_t], copies_s[:, in_s]).sum(axis=1) / counts[k]
+    cells, copies = by_truth[counts[top_kendall_percent]]
+    out[("top_kendall_tau", top_kendall_percent)] = kendall_tau_b_weighted(t[cells], s[cells], copies)
+    return out
+
+
+def collapse_to_classes(cells, y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ground truth and mean score per isomorphism class among the given cells (NaN scores ignored)."""
+    frame = pd.DataFrame({"c": class_ids(cells), "t": y_true, "s": np.where(np.isfinite(y_score), y_score, np.nan)})
+    grouped = frame.groupby("c", sort=True).mean()
+    return grouped["t"].to_numpy(), grouped["s"].to_numpy()
+
+
+@dataclass
+class SetResult:
+    """One score set's evaluation: its cells' official indices and ground truth, metrics, operator scores."""
+
+    score_set: ScoreSet
+    indices: np.ndarray
+    truth: np.ndarray
+    metrics: pd.DataFrame
+    operators: pd.DataFrame
+    baseline: bool = False
+
+
+@dataclass
+class Evaluation:
+    """Score sets (and baselines) evaluated against one ground-truth column, with the settings used."""
+
+    dataset: str
+    split: str
+    hp: int
+    results: list[SetResult]
+    ground_truth_operators: np.ndarray
+    settings: dict = field(default_factory=dict)
+    oracle_provenance: dict = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"{self.dataset}/{self.split}@{self.hp}"
+
+    def metrics_table(self) -> pd.DataFrame:
+        """The tidy table: one row per (score set, metric)."""
+        frames = []
+        for r in self.results:
+            frame = r.metrics.copy()
+            frame.insert(0, "score_set", r.score_set.name)
+            frame.insert(1, "baseline", r.baseline)
+            frame["target"] = self.target
+            frame["table_hash"] = self.oracle_provenance.get("source", {}).get("sha256", "")
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def evaluate_score_sets(score_sets: list[ScoreSet], oracle: Oracle, *, dataset: str, split: str, hp: int = 200,
+                        baselines: bool = True, iso_classes: bool = False, n_boot: int = 1000, seed: int = 0,
+                        alpha: float = 0.05) -> Evaluation:
+    """Evaluate every score set, plus the no-training baselines on the union of the cells they cover."""
+    truth_all = oracle.query(dataset=dataset, split=split, hp=hp)  # validates the target first
+    truth_ops = oracle.operator_scores(dataset=dataset, split=split, hp=hp)
+    settings = {"n_boot": n_boot, "seed": seed, "alpha": alpha, "iso_classes": iso_classes}
+    results = [_evaluate_one(sset, oracle, truth_all, truth_ops, False, settings) for sset in distinct_names(score_sets)]
+    if baselines:
+        covered = np.unique(np.concatenate([r.indices for r in results])) if results else np.arange(len(truth_all))
+        for sset in baseline_score_sets(oracle, covered, dataset, seed):
+            results.append(_evaluate_one(sset, oracle, truth_all, truth_ops, True, settings))
+    return Evaluation(dataset, split, hp, results, truth_ops, settings, oracle.provenance)
+
+
+def _evaluate_one(sset: ScoreSet, oracle: Oracle, truth_all: np.ndarray, truth_ops: np.ndarray, baseline: bool,
+                  settings: dict) -> SetResult:
+    indices = oracle.indices(sset.cells)
+    truth = truth_all[indices]
+    t, s = collapse_to_classes(sset.cells, truth, sset.scores) if settings["iso_classes"] else (truth, sset.scores)
+    metrics = evaluate_scores(t, s, n_boot=settings["n_boot"], seed=settings["seed"], alpha=settings["alpha"])
+    finite = np.isfinite(sset.scores)
+    return SetResult(sset, indices, truth, metrics, operator_table(sset.cells[finite], sset.scores[finite], truth_ops),
+                     baseline)

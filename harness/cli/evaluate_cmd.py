@@ -1,0 +1,88 @@
+"""`harness evaluate` (metrics and a report for score files) and `harness check` (the CI gate)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.analysis import gate
+from harness.analysis.evaluate import evaluate_score_sets
+from harness.analysis.score_sets import read_scores
+from harness.errors import HarnessError
+from harness.oracle import Oracle
+from harness.report import write_report
+from harness.report.evaluation_report import headline_table
+
+SCORE_FILES = ("score files: CSV or parquet with 'arch' (arch string) and/or 'index' (official index) and 'score' "
+               "columns; provenance in NAME.meta.json beside a CSV or in the parquet metadata")
+
+
+def register(groups) -> None:
+    ev = groups.add_parser("evaluate", help="rank metrics with intervals and a report for score files",
+                           description="Evaluate how well score files rank cells against the ground truth, next to "
+                                       "no-training baselines (random, params, 12-epoch accuracy). " + SCORE_FILES)
+    ev.add_argument("scores", nargs="*", metavar="SCORES", help="score files (none: the baselines alone)")
+    _target_args(ev, required=True)
+    ev.add_argument("--out", default="reports/evaluation", help="report directory (default reports/evaluation)")
+    ev.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the resamples and the random baseline")
+    ev.add_argument("--iso", action="store_true", help="collapse cells to isomorphism classes first (class means)")
+    ev.add_argument("--no-baselines", action="store_true", help="leave out the random, params and 12-epoch rows")
+    ev.set_defaults(run=_evaluate)
+
+    ck = groups.add_parser("check", help="CI gate: fail (exit 1) when ranking metrics drop below a baseline",
+                           description="Compare score files (several = seeds of one proxy, averaged) with a baseline "
+                                       "JSON; exit 1 with a table of what dropped. --update writes the baseline. "
+                                       + SCORE_FILES)
+    ck.add_argument("scores", nargs="+", metavar="SCORES")
+    ck.add_argument("--baseline", required=True, help="baseline JSON file")
+    ck.add_argument("--update", action="store_true", help="measure and write the baseline instead of checking")
+    _target_args(ck, required=False)
+    ck.add_argument("--metrics", default=",".join(gate.DEFAULT_METRICS),
+                    help=f"with --update: metric labels to gate on (default {','.join(gate.DEFAULT_METRICS)})")
+    ck.add_argument("--tolerance", type=float, default=0.02, help="with --update: allowed absolute drop (default 0.02)")
+    ck.add_argument("--sigmas", type=float, default=2.0,
+                    help="with --update and several seeds: tolerance = this many standard deviations when larger")
+    ck.set_defaults(run=_check)
+
+
+def _target_args(parser, required: bool) -> None:
+    parser.add_argument("--dataset", required=required, help="ground truth: cifar10-valid, cifar10, cifar100, "
+                                                              "ImageNet16-120")
+    parser.add_argument("--split", required=required, help="x-valid, x-test or ori-test")
+    parser.add_argument("--hp", type=int, default=200, help="training schedule of the ground truth (default 200)")
+    parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if not args.scores and args.no_baselines:
+        raise HarnessError("nothing to evaluate: give score files, or drop --no-baselines to evaluate the baselines")
+    oracle = Oracle(args.cache)
+    sets = [read_scores(path, oracle.order) for path in args.scores]
+    evaluation = evaluate_score_sets(sets, oracle, dataset=args.dataset, split=args.split, hp=args.hp,
+                                     baselines=not args.no_baselines, iso_classes=args.iso, n_boot=args.n_boot,
+                                     seed=args.seed)
+    written = write_report(evaluation, args.out)
+    print(f"ground truth {evaluation.target} ({oracle.meta['benchmark_version']})")
+    print(headline_table(evaluation).to_string(index=False))
+    print(f"report: {written['markdown']} (and report.html, metrics.csv, figures/)")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    oracle = Oracle(args.cache)
+    if args.update:
+        if not args.dataset or not args.split:
+            raise HarnessError("--update needs --dataset and --split: the ground truth the baseline is measured on")
+        sets = [read_scores(path, oracle.order) for path in args.scores]
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        measured = gate.measure(sets, oracle, dataset=args.dataset, split=args.split, hp=args.hp, metrics=metrics)
+        baseline = gate.make_baseline(measured, oracle, dataset=args.dataset, split=args.split, hp=args.hp,
+                                      tolerance=args.tolerance, sigmas=args.sigmas)
+        gate.save_baseline(args.baseline, baseline)
+        print(f"wrote baseline {Path(args.baseline)} from {len(sets)} score set(s):")
+        for label, entry in baseline["metrics"].items():
+            print(f"  {label:<24} {entry['value']:.4f}  tolerance {entry['tolerance']:.4f} ({entry['tolerance_from']})")
+        return 0
+    result = gate.check_scores(args.scores, args.baseline, oracle)
+    print(result.report())
+    return 0 if result.passed else 1
