@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from harness.analysis.operators import operator_agreement, operator_table
-from harness.analysis.shrunk_space import allowed_ops_mask, cells_in, expected_best_of_draws, space_quality
+from harness.analysis.shrunk_space import allowed_ops_mask, cells_in, expected_best_of_draws, in_space, space_quality
 from harness.errors import HarnessError
 from harness.space import OPS
 
@@ -56,3 +56,16 @@ def test_operator_scores_of_the_ground_truth_itself_agree_perfectly(table_oracle
     assert operator_agreement(table) == pytest.approx(1.0)
     reversed_table = operator_table(cells, -truth, gt)
     assert operator_agreement(reversed_table) == pytest.approx(-1.0)
+
+
+def test_a_space_given_as_cells_or_as_allowed_ops(table_oracle):
+    cells = table_oracle.cells()
+    by_ops = in_space(cells, [["nor_conv_3x3", "skip_connect"]] * 6)
+    assert by_ops.sum() == 64
+    listed = table_oracle.archs(np.flatnonzero(by_ops))
+    np.testing.assert_array_equal(in_space(cells, listed), by_ops)
+    np.testing.assert_array_equal(in_space(cells, cells[by_ops]), by_ops)
+    np.testing.assert_array_equal(in_space(cells, allowed_ops_mask([[1, 3]] * 6)), by_ops)
+    truth = table_oracle.accuracy(dataset="cifar10", split="ori-test")
+    quality = space_quality(truth, in_space(cells, listed[:5]))
+    assert quality["size"] == 5 and quality["best"] == truth[np.flatnonzero(by_ops)[:5]].max()

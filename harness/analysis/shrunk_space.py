@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from harness.errors import HarnessError
-from harness.space import NUM_EDGES, NUM_OPS, OPS
+from harness.space import NUM_EDGES, NUM_OPS, OPS, encode, parse_archs, validate_cells
 from harness.analysis.metrics import top_k, top_k_count
 
 
@@ -40,6 +40,19 @@ def cells_in(cells, mask: np.ndarray) -> np.ndarray:
     """Which of the (n, 6) cells the allowed-ops mask keeps."""
     cells = np.asarray(cells)
     return mask[np.arange(NUM_EDGES), cells].all(axis=1)
+
+
+def in_space(all_cells, space) -> np.ndarray:
+    """Which of `all_cells` ((n, 6), e.g. the oracle's cells in index order) a space keeps. The space is given as
+    allowed ops per edge (6 lists of op names or ids, or a (6, 5) bool mask) or as its cells (arch strings or an
+    (m, 6) op-id array)."""
+    arr = np.asarray(space, dtype=object)
+    as_cells = arr.ndim == 2 and arr.shape[1] == NUM_EDGES and arr.shape[0] != NUM_EDGES
+    as_cells |= arr.ndim == 1 and len(arr) > 0 and all(isinstance(a, str) and a.startswith("|") for a in arr)
+    if not as_cells:
+        return cells_in(all_cells, allowed_ops_mask(space))
+    cells = parse_archs(list(arr)) if arr.ndim == 1 else validate_cells(np.asarray(space))
+    return np.isin(encode(all_cells), encode(cells))
 
 
 def expected_best_of_draws(values, n_draws: int, replace: bool = False) -> float:
