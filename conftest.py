@@ -7,9 +7,12 @@ from __future__ import annotations
 import bz2
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from harness.oracle import Oracle, import_source
 
@@ -60,3 +63,23 @@ def nats_records(nats_sample) -> dict[int, dict]:
 @pytest.fixture(scope="session")
 def nats_meta_archs(nats_sample) -> list[str]:
     return pickle.load(bz2.BZ2File(nats_sample / "meta.pickle.pbz2"))["meta_archs"]
+
+
+@pytest.fixture(scope="session")
+def cifar10_root(nb201_dir, tmp_path_factory) -> Path:
+    """Real CIFAR-10 in the official python layout, materialized once per session from ../shared/cifar10."""
+    script = nb201_dir.parent / "cifar10" / "materialize.py"
+    if not script.is_file():
+        pytest.fail(f"{script} not found: the real CIFAR-10 copy lives in ../shared/cifar10", pytrace=False)
+    root = tmp_path_factory.mktemp("cifar10")
+    subprocess.run([sys.executable, str(script), str(root)], check=True, capture_output=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny batches gain nothing from a second thread, and lose badly when another process holds that core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -7,7 +7,11 @@ over resamples; see `bootstrap`). P@K, BR@K and WR@K are counts over a handful o
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -55,7 +59,7 @@ def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha
 
     correlations = {"kendall_tau": (m.kendall_tau, kendall_tau_b_weighted),
                     "spearman_rho": (m.spearman_rho, spearman_weighted), "pearson_r": (m.pearson_r, pearson_weighted)}
-    weights = resample_weights(n, n_boot, seed) if reason is None and n_boot > 0 else None
+    weights, by_cell = _resamples(n, n_boot, seed) if reason is None and n_boot > 0 else (None, None)
     for name, (point, boot) in correlations.items():
         if reason:
             add(name, math.nan, why=reason)
@@ -63,7 +67,7 @@ def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha
             add(name, point(t, s), ci=_interval(boot(t, s, weights), alpha) if weights is not None else
                 (math.nan, math.nan))
     top_metrics = [("top_kendall_tau", top_kendall_percent)] + [("retrieval_rate", k) for k in top_percents]
-    boot_top = top_k_bootstrap(t, s, weights, top_kendall_percent, top_percents) if weights is not None else {}
+    boot_top = top_k_bootstrap(t, s, by_cell, top_kendall_percent, top_percents) if weights is not None else {}
     for name, k in top_metrics:
         if reason:
             add(name, math.nan, k, "%", why=reason)
@@ -105,37 +109,55 @@ def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _top_copies(values: np.ndarray, weights: np.ndarray, counts) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """For each K in `counts`: the cells that can fall in a resample's top K (best first) and, per resample, how
-    many of each cell's copies do. Ties go to the earlier cell, as in `metrics.top_k` on the materialised resample.
-    Only the prefix of the sorted order that some resample still draws from is kept."""
+_RESAMPLES_LOCK = threading.Lock()
+
+
+def _resamples(n: int, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap multiplicities (B, n) and their transpose (n, B), made once for all score sets of a size."""
+    with _RESAMPLES_LOCK:
+        return _make_resamples(n, n_boot, seed)
+
+
+@lru_cache(maxsize=2)
+def _make_resamples(n: int, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    weights = resample_weights(n, n_boot, seed)
+    by_cell = np.ascontiguousarray(weights.T)
+    weights.setflags(write=False)
+    by_cell.setflags(write=False)
+    return weights, by_cell
+
+
+def _top_copies(values: np.ndarray, by_cell: np.ndarray, counts) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each K in `counts`: the cells that can fall in a resample's top K (best first) and, per cell and
+    resample, how many of its copies do. Ties go to the earlier cell, as `metrics.top_k` on the materialised
+    resample. Only the prefix of the sorted order that some resample still draws from is kept."""
     order = np.argsort(-values, kind="stable")
-    ordered = np.take(weights, order, axis=1)
-    before = np.cumsum(ordered, axis=1, dtype=ordered.dtype) - ordered
-    floor = before.min(axis=0)  # non-decreasing: from this column on, every resample has its K already
+    ordered = by_cell[order]  # (n, B): whole rows, a fast gather
+    before = np.cumsum(ordered, axis=0, dtype=ordered.dtype) - ordered
+    floor = before.min(axis=1)  # non-decreasing: from this cell on, every resample has its K already
     out = {}
     for k in counts:
         end = int(np.searchsorted(floor, k, side="left"))
-        out[k] = order[:end], np.clip(k - before[:, :end], 0, ordered[:, :end])
+        out[k] = order[:end], np.clip(k - before[:end], 0, ordered[:end])
     return out
 
 
-def top_k_bootstrap(t, s, weights, top_kendall_percent: float, top_percents) -> dict:
+def top_k_bootstrap(t, s, by_cell, top_kendall_percent: float, top_percents) -> dict:
     """Bootstrap values of the top-k% metrics, exactly as on each materialised resample, without a loop:
     a resample's top K in truth (or score) order takes each cell's copies until K are taken, so P@K counts
     min(copies in truth's top K, copies in the score's top K), and top-k% Kendall is the weighted tau-b of the
-    truth's top-K copies."""
+    truth's top-K copies. `by_cell` is the (n, B) transpose of the resample multiplicities."""
     n = len(t)
     counts = {k: m.top_k_count(n, k) for k in (*top_percents, top_kendall_percent)}
-    by_truth = _top_copies(t, weights, set(counts.values()))
-    by_score = _top_copies(s, weights, {counts[k] for k in top_percents})
+    by_truth = _top_copies(t, by_cell, set(counts.values()))
+    by_score = _top_copies(s, by_cell, {counts[k] for k in top_percents})
     out = {}
     for k in top_percents:
         (cells_t, copies_t), (cells_s, copies_s) = by_truth[counts[k]], by_score[counts[k]]
         _, in_t, in_s = np.intersect1d(cells_t, cells_s, assume_unique=True, return_indices=True)
-        out[("retrieval_rate", k)] = np.minimum(copies_t[:, in_t], copies_s[:, in_s]).sum(axis=1) / counts[k]
+        out[("retrieval_rate", k)] = np.minimum(copies_t[in_t], copies_s[in_s]).sum(axis=0) / counts[k]
     cells, copies = by_truth[counts[top_kendall_percent]]
-    out[("top_kendall_tau", top_kendall_percent)] = kendall_tau_b_weighted(t[cells], s[cells], copies)
+    out[("top_kendall_tau", top_kendall_percent)] = kendall_tau_b_weighted(t[cells], s[cells], copies.T)
     return out
 
 
@@ -194,11 +216,15 @@ def evaluate_score_sets(score_sets: list[ScoreSet], oracle: Oracle, *, dataset: 
     truth_all = oracle.query(dataset=dataset, split=split, hp=hp)  # validates the target first
     truth_ops = oracle.operator_scores(dataset=dataset, split=split, hp=hp)
     settings = {"n_boot": n_boot, "seed": seed, "alpha": alpha, "iso_classes": iso_classes}
-    results = [_evaluate_one(sset, oracle, truth_all, truth_ops, False, settings) for sset in distinct_names(score_sets)]
+    sets = [(sset, False) for sset in distinct_names(score_sets)]
     if baselines:
-        covered = np.unique(np.concatenate([r.indices for r in results])) if results else np.arange(len(truth_all))
-        for sset in baseline_score_sets(oracle, covered, dataset, seed):
-            results.append(_evaluate_one(sset, oracle, truth_all, truth_ops, True, settings))
+        covered = (np.unique(np.concatenate([oracle.indices(sset.cells) for sset, _ in sets])) if sets
+                   else np.arange(len(truth_all)))
+        sets += [(sset, True) for sset in baseline_score_sets(oracle, covered, dataset, seed)]
+    # numpy releases the GIL and the bootstrap kernels keep BLAS single-threaded: one thread per core
+    with ThreadPoolExecutor(max_workers=max(1, min(len(sets), os.cpu_count() or 1))) as pool:
+        results = list(pool.map(lambda item: _evaluate_one(item[0], oracle, truth_all, truth_ops, item[1], settings),
+                                sets))
     return Evaluation(dataset, split, hp, results, truth_ops, settings, oracle.provenance)
 
 

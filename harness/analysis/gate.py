@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.analysis import GATE_METRICS
 from harness.analysis.evaluate import evaluate_scores
 from harness.analysis.score_sets import ScoreSet, distinct_names, read_scores
 from harness.atomic import atomic_write
@@ -28,7 +29,7 @@ from harness.oracle import Oracle
 from harness.provenance import code_version
 
 FORMAT = "nb201-harness-baseline"
-DEFAULT_METRICS = ("kendall_tau", "spearman_rho", "top_kendall_tau@20%")
+DEFAULT_METRICS = GATE_METRICS
 
 
 def measure(score_sets: Sequence[ScoreSet], oracle: Oracle, *, dataset: str, split: str, hp: int,

@@ -1,16 +1,13 @@
-"""`harness evaluate` (metrics and a report for score files) and `harness check` (the CI gate)."""
+"""`harness evaluate` (metrics and a report for score files) and `harness check` (the CI gate).
+
+The analysis stack (scipy, matplotlib) is imported when a command runs, not when any command starts."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from harness.analysis import gate
-from harness.analysis.evaluate import evaluate_score_sets
-from harness.analysis.score_sets import read_scores
+from harness.analysis import GATE_METRICS
 from harness.errors import HarnessError
-from harness.oracle import Oracle
-from harness.report import write_report
-from harness.report.evaluation_report import headline_table
 
 SCORE_FILES = ("score files: CSV or parquet with 'arch' (arch string) and/or 'index' (official index) and 'score' "
                "columns; provenance in NAME.meta.json beside a CSV or in the parquet metadata")
@@ -37,8 +34,8 @@ def register(groups) -> None:
     ck.add_argument("--baseline", required=True, help="baseline JSON file")
     ck.add_argument("--update", action="store_true", help="measure and write the baseline instead of checking")
     _target_args(ck, required=False)
-    ck.add_argument("--metrics", default=",".join(gate.DEFAULT_METRICS),
-                    help=f"with --update: metric labels to gate on (default {','.join(gate.DEFAULT_METRICS)})")
+    ck.add_argument("--metrics", default=",".join(GATE_METRICS),
+                    help=f"with --update: metric labels to gate on (default {','.join(GATE_METRICS)})")
     ck.add_argument("--tolerance", type=float, default=0.02, help="with --update: allowed absolute drop (default 0.02)")
     ck.add_argument("--sigmas", type=float, default=2.0,
                     help="with --update and several seeds: tolerance = this many standard deviations when larger")
@@ -54,6 +51,12 @@ def _target_args(parser, required: bool) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from harness.analysis.evaluate import evaluate_score_sets
+    from harness.analysis.score_sets import read_scores
+    from harness.oracle import Oracle
+    from harness.report import write_report
+    from harness.report.evaluation_report import headline_table
+
     if not args.scores and args.no_baselines:
         raise HarnessError("nothing to evaluate: give score files, or drop --no-baselines to evaluate the baselines")
     oracle = Oracle(args.cache)
@@ -69,6 +72,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from harness.analysis import gate
+    from harness.analysis.score_sets import read_scores
+    from harness.oracle import Oracle
+
     oracle = Oracle(args.cache)
     if args.update:
         if not args.dataset or not args.split:

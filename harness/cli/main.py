@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from harness import __version__
-from harness.cli import evaluate_cmd, oracle_cmd
+from harness.cli import evaluate_cmd, oracle_cmd, train_cmd
 from harness.errors import HarnessError
 
 
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     oracle_cmd.register(groups)
     evaluate_cmd.register(groups)
+    train_cmd.register(groups)
     return parser
 
 

@@ -1,0 +1,71 @@
+"""`harness train supernet|standalone`: train into a run directory, or resume one."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+
+from harness.train import TrainConfig, standalone_config, supernet_config
+
+
+def register(groups) -> None:
+    tr = groups.add_parser("train", help="train the weight-sharing supernet or one standalone cell")
+    kinds = tr.add_subparsers(dest="kind", required=True, metavar="KIND")
+    sup = kinds.add_parser("supernet", help="SPOS (uniform single path) or DARTS supernet; ABS's recipe by default")
+    _common(sup, defaults=supernet_config())
+    sup.add_argument("--mode", default="spos", choices=["spos", "darts"])
+    sup.add_argument("--allowed", help="train inside a sub-space: JSON, 6 lists of op names, or a list of arch strings")
+    sup.set_defaults(run=_supernet)
+    alone = kinds.add_parser("standalone", help="one cell with the benchmark's recipe, at any reduced setting")
+    alone.add_argument("arch", help="the cell's arch string")
+    _common(alone, defaults=standalone_config("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
+    alone.set_defaults(run=_standalone)
+
+
+def _common(parser, defaults: TrainConfig) -> None:
+    parser.add_argument("--dataset", default=defaults.dataset, help="cifar10-valid, cifar10, cifar100, ImageNet16-120")
+    parser.add_argument("--data-root", default="data",
+                        help="holds cifar-10-batches-py/, cifar-100-python/ or ImageNet16/ (default data/)")
+    parser.add_argument("--splits", default="", help="the benchmark's split files (default $NB201_DATA/splits)")
+    parser.add_argument("--out", required=True, help="run directory (config.json, log.jsonl, checkpoints/)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out with the same settings")
+    for name, kind in (("channels", int), ("cells", int), ("resolution", int), ("samples", float), ("epochs", int),
+                       ("batch-size", int), ("lr", float), ("seed", int)):
+        key = name.replace("-", "_")
+        parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, key),
+                            help=f"(default {getattr(defaults, key)})")
+    parser.add_argument("--checkpoint-epochs", default="", help="comma-separated epochs to keep besides 0 and the last")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {"dataset": args.dataset, "data_root": args.data_root, "splits_dir": args.splits,
+            "channels": args.channels, "cells": args.cells, "resolution": args.resolution, "samples": args.samples,
+            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+            "checkpoint_epochs": tuple(int(e) for e in args.checkpoint_epochs.split(",") if e.strip()),
+            "device": args.device, "progress": not args.quiet}
+
+
+def _report(run) -> int:
+    log = run.read_log()
+    if log:
+        last = log[-1]
+        print(f"{run.path}: epoch {last['epoch']}, train loss {last['train_loss']:.4f}, "
+              f"valid accuracy {last['valid_accuracy']:.2f}%, {last['images_per_second']:.0f} images/s")
+    return 0
+
+
+def _supernet(args: argparse.Namespace) -> int:
+    from harness.train.loop import train
+
+    allowed = json.loads(args.allowed) if args.allowed else None
+    config = replace(supernet_config(), mode=args.mode, allowed=allowed, **_settings(args))
+    return _report(train(config, args.out, resume=args.resume))
+
+
+def _standalone(args: argparse.Namespace) -> int:
+    from harness.train.loop import train
+
+    config = replace(standalone_config(args.arch), **_settings(args))
+    return _report(train(config, args.out, resume=args.resume))

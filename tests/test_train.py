@@ -1,0 +1,131 @@
+"""Training on real CIFAR-10 at tiny settings: learning, exact resume, run-directory rules, DARTS, standalone."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from harness.cli.main import main
+from harness.errors import HarnessError
+from harness.space import parse_arch
+from harness.train import standalone_config, supernet_config
+from harness.train.loop import load_model, train
+from harness.train.run_dir import RunDir
+from harness.train.sampler import CellSampler
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture
+def tiny(cifar10_root, nb201_dir):
+    """ABS's recipe scaled down: C=8, N=1, 16 px, 8% of the search-train half."""
+    return supernet_config(channels=8, cells=1, resolution=16, samples=0.08, epochs=3, batch_size=64, lr=0.05,
+                           valid_cells=4, valid_batches=4, data_root=str(cifar10_root),
+                           splits_dir=str(nb201_dir / "splits"), progress=False)
+
+
+def test_a_short_supernet_run_learns(tiny, tmp_path):
+    run = train(tiny, tmp_path / "run")
+    log = run.read_log()
+    assert [r["epoch"] for r in log] == [1, 2, 3]
+    assert log[-1]["train_loss"] < log[0]["train_loss"]
+    assert log[-1]["valid_accuracy"] > 15.0  # chance is 10%; 1,024 valid images put 15% > 5 standard errors above it
+    assert json.loads(run.config_path.read_text())["channels"] == 8
+    assert run.checkpoint_path(0).is_file() and run.checkpoint_path(3).is_file() and run.checkpoint_path().is_file()
+
+
+def test_epoch_zero_holds_the_initial_weights(tiny, tmp_path):
+    run = train(replace(tiny, epochs=1), tmp_path / "run")
+    _, initial = load_model(run.path, epoch=0)
+    torch.manual_seed(tiny.seed)
+    from harness.nets import Supernet
+    fresh = Supernet(C=8, N=1, num_classes=10, affine=False, track_running_stats=True)
+    for (name, a), b in zip(initial.state_dict().items(), fresh.state_dict().values()):
+        assert torch.equal(a, b), name
+    _, trained = load_model(run.path)
+    assert not all(torch.equal(a, b) for a, b in zip(initial.state_dict().values(), trained.state_dict().values()))
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tiny, tmp_path, monkeypatch):
+    config = replace(tiny, epochs=2, samples=0.03)
+    whole = train(config, tmp_path / "whole")
+    original_log = RunDir.log
+
+    def interrupt_in_epoch_2(self, record):
+        original_log(self, record)
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt  # after logging epoch 2, before its checkpoint
+    monkeypatch.setattr(RunDir, "log", interrupt_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "cut")
+    monkeypatch.setattr(RunDir, "log", original_log)
+    assert torch.load(RunDir(tmp_path / "cut").checkpoint_path(), weights_only=False)["epoch"] == 1
+    resumed = train(config, tmp_path / "cut", resume=True)
+    a = torch.load(whole.checkpoint_path(), weights_only=False)
+    b = torch.load(resumed.checkpoint_path(), weights_only=False)
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert [r["epoch"] for r in resumed.read_log()] == [1, 2]
+    assert [r["train_loss"] for r in resumed.read_log()] == [r["train_loss"] for r in whole.read_log()]
+
+
+def test_run_directory_rules(tiny, tmp_path):
+    config = replace(tiny, epochs=1, samples=0.02)
+    train(config, tmp_path / "run")
+    with pytest.raises(HarnessError, match="already holds a run; pass --resume"):
+        train(config, tmp_path / "run")
+    with pytest.raises(HarnessError, match=r"different configuration: channels: 8 -> 4"):
+        train(replace(config, channels=4), tmp_path / "run", resume=True)
+    with pytest.raises(HarnessError, match="nothing to resume"):
+        train(config, tmp_path / "empty", resume=True)
+    train(replace(config, device="cpu", progress=True), tmp_path / "run", resume=True)  # where it runs may differ
+
+
+def test_darts_mode_trains_architecture_parameters(tiny, tmp_path):
+    run = train(replace(tiny, mode="darts", epochs=1, samples=0.03), tmp_path / "darts")
+    _, start = load_model(run.path, epoch=0)
+    _, model = load_model(run.path)
+    assert model.arch_parameters.shape == (6, 5)
+    moved = (model.arch_parameters - start.arch_parameters).abs()
+    assert moved.min() > 0 and moved.max() > 1e-3  # every op's weight took Adam steps (lr 3e-4)
+    assert len(run.read_log()[0]["arch"]) == 6
+
+
+def test_a_standalone_cell_learns(cifar10_root, nb201_dir, tmp_path):
+    config = standalone_config(ARCH, channels=8, cells=1, resolution=16, samples=0.08, epochs=2, batch_size=64,
+                               lr=0.05, valid_batches=8, data_root=str(cifar10_root),
+                               splits_dir=str(nb201_dir / "splits"), progress=False)
+    run = train(config, tmp_path / "alone")
+    log = run.read_log()
+    assert log[-1]["train_loss"] < log[0]["train_loss"] and log[-1]["valid_accuracy"] > 15.0
+
+
+def test_sub_space_sampling_stays_inside():
+    sampler = CellSampler([["nor_conv_3x3", "skip_connect"]] * 3 + [["none"]] * 3, seed=1)
+    cells = np.array([sampler.sample() for _ in range(200)])
+    assert set(np.unique(cells[:, :3])) == {1, 3} and set(np.unique(cells[:, 3:])) == {0}
+    listed = CellSampler([ARCH], seed=2)
+    assert (listed.sample() == parse_arch(ARCH)).all()
+    state = sampler.state_dict()
+    first = [sampler.sample().tolist() for _ in range(5)]
+    sampler.load_state_dict(state)
+    assert [sampler.sample().tolist() for _ in range(5)] == first
+    with pytest.raises(HarnessError, match="edge 2 allows"):
+        CellSampler([[1], [1], [], [1], [1], [1]])
+
+
+def test_train_command(tiny, tmp_path, capsys):
+    args = ["train", "supernet", "--dataset", "cifar10-valid", "--data-root", tiny.data_root, "--splits",
+            tiny.splits_dir, "--channels", "8", "--cells", "1", "--resolution", "16", "--samples", "0.02",
+            "--epochs", "1", "--out", str(tmp_path / "cli"), "--quiet"]
+    assert main(args) == 0
+    assert "epoch 1, train loss" in capsys.readouterr().out
+    assert main(args) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(["train", "standalone", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--out",
+                 str(tmp_path / "bad"), "--data-root", tiny.data_root]) == 2
+    assert "bad op 'conv'" in capsys.readouterr().err
