@@ -1,0 +1,79 @@
+"""`harness proxies list`, `harness score PROXY ...` and `harness merge-scores`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(groups) -> None:
+    proxies = groups.add_parser("proxies", help="the proxies the harness knows (built in and from plugins)")
+    sub = proxies.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="each proxy with what it needs").set_defaults(run=_list)
+
+    score = groups.add_parser("score", help="score cells with a proxy into a score file (resumable, shardable)",
+                              description="Score cells with PROXY. An interrupted run keeps what it scored in "
+                                          "OUT.partial; rerunning the same command scores only the rest.")
+    score.add_argument("proxy")
+    score.add_argument("--cells", default="all", help="all | sample:N[:SEED] | FILE with arch (or index) column")
+    score.add_argument("--out", required=True, help="score file to write (.csv with .meta.json, or .parquet)")
+    score.add_argument("--dataset", default="cifar10", help="dataset whose head, size or images the proxy uses")
+    score.add_argument("--data-root", help="images (for proxies that need them)")
+    score.add_argument("--splits", help="the benchmark's split files")
+    score.add_argument("--run", dest="run_dir", help="a run directory from `harness train` (for supernet proxies)")
+    score.add_argument("--device", default="cpu")
+    score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--settings", default="{}", help="proxy-specific settings as JSON")
+    score.add_argument("--shard", help="i/n: score every n-th selected cell from the i-th; join with merge-scores")
+    score.add_argument("--cache", help="ground truth, to add official indices to the file (optional)")
+    score.add_argument("--quiet", action="store_true")
+    score.set_defaults(run=_score)
+
+    merge = groups.add_parser("merge-scores", help="join the shard files of one scoring job")
+    merge.add_argument("shards", nargs="+")
+    merge.add_argument("--out", required=True)
+    merge.set_defaults(run=_merge)
+
+
+def _ground_truth(cache) -> dict:
+    """The oracle's index order and table hash when one is imported; scoring needs neither."""
+    from harness.oracle import Oracle
+    from harness.paths import oracle_path
+
+    if not cache and not oracle_path().exists():
+        return {}
+    oracle = Oracle(cache)
+    return {"order": oracle.order, "table_hash": oracle.table_hash}
+
+
+def _list(args: argparse.Namespace) -> int:
+    from harness.proxies import list_proxies
+
+    for proxy in list_proxies():
+        needs = ", ".join(proxy.needs) or "nothing"
+        print(f"{proxy.name:<16} v{proxy.version:<4} needs {needs:<24} {proxy.description}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from harness.errors import HarnessError
+    from harness.proxies import ProxyContext, get_proxy
+    from harness.proxies.scoring import parse_shard, score_cells
+
+    try:
+        settings = json.loads(args.settings)
+    except ValueError as exc:
+        raise HarnessError(f"--settings must be a JSON object, got {args.settings!r} ({exc})") from None
+    context = ProxyContext(dataset=args.dataset, data_root=args.data_root, splits_dir=args.splits, run_dir=args.run_dir,
+                           device=args.device, seed=args.seed, settings=settings)
+    result = score_cells(get_proxy(args.proxy), args.cells, context, args.out, shard=parse_shard(args.shard),
+                         progress=not args.quiet, **_ground_truth(args.cache))
+    print(f"wrote {args.out}: {len(result.scores)} cells, {result.provenance['seconds_per_cell'] * 1e3:.2f} ms/cell")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from harness.proxies.scoring import merge_shards
+
+    merged = merge_shards(args.shards, args.out)
+    print(f"wrote {args.out}: {len(merged.scores)} cells from {len(args.shards)} shards")
+    return 0

@@ -1,0 +1,165 @@
+"""Scoring cells with a proxy into a score file: resumable, shardable, with provenance.
+
+Scores are journalled to `OUT.partial` (one `arch,score` line per cell, appended chunk by chunk) beside a
+`OUT.partial.json` that pins the proxy and its settings; an interrupted run keeps them, and rerunning the same
+command scores only the cells not yet in the journal. The score file itself is written once, at the end,
+through a temporary name. `--shard i/n` scores every n-th cell from the i-th; `merge_shards` joins the shard
+files and checks that no cell is missing or doubled.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from harness.analysis.score_sets import ScoreSet, read_scores, write_scores
+from harness.atomic import atomic_write
+from harness.errors import HarnessError
+from harness.proxies.registry import Proxy, ProxyContext
+from harness.provenance import code_version, sha256_of
+from harness.space import NUM_CELLS, IndexOrder, all_cells, encode, format_archs, parse_archs
+
+
+def select_cells(spec: str, order: IndexOrder | None = None) -> np.ndarray:
+    """`all`, `sample:N[:SEED]` (a seeded sample without replacement), or a file with `arch` or `index` cells."""
+    if spec == "all":
+        return all_cells()
+    if spec.startswith("sample:"):
+        parts = spec.split(":")
+        try:
+            n, seed = int(parts[1]), int(parts[2]) if len(parts) > 2 else 0
+        except (ValueError, IndexError):
+            raise HarnessError(f"cells spec {spec!r}: expected sample:N or sample:N:SEED with integers") from None
+        if not 1 <= n <= NUM_CELLS or len(parts) > 3:
+            raise HarnessError(f"cells spec {spec!r}: N must be in 1..{NUM_CELLS}")
+        return all_cells()[np.sort(np.random.default_rng(seed).choice(NUM_CELLS, n, replace=False))]
+    path = Path(spec)
+    if not path.is_file():
+        raise HarnessError(f"cells spec {spec!r} is not 'all', 'sample:N[:SEED]' or an existing file of cells")
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if "arch" in frame:
+        return parse_archs(frame["arch"].tolist(), what=f"rows of {path}")
+    if "index" in frame and order is not None:
+        return order.cells_of(frame["index"].to_numpy())
+    raise HarnessError(f"{path} needs an 'arch' column (or 'index' with an imported ground truth)")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise HarnessError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise HarnessError(f"--shard {text!r}: i must be in 0..n-1")
+    return i, n
+
+
+def _journal_meta(proxy: Proxy, context: ProxyContext, spec: str, shard) -> dict:
+    return {"proxy": proxy.name, "version": proxy.version, "dataset": context.dataset, "settings": context.settings,
+            "seed": context.seed, "run_dir": context.run_dir, "cells": spec,
+            "shard": f"{shard[0]}/{shard[1]}" if shard else None}
+
+
+def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path, *, shard=None,
+                order: IndexOrder | None = None, table_hash: str | None = None, chunk: int = 256,
+                progress: bool = True) -> ScoreSet:
+    """Score the cells `spec` selects (this shard of them) into the score file `out`, resuming its journal.
+    With the ground truth's `order` the file also gets official indices, and its `table_hash` is recorded."""
+    out = Path(out)
+    selected = select_cells(spec, order)
+    cells = selected[shard[0]::shard[1]] if shard else selected
+    journal, journal_meta = Path(f"{out}.partial"), Path(f"{out}.partial.json")
+    meta = _journal_meta(proxy, context, spec, shard)
+    done: dict[int, float] = {}
+    seconds = 0.0
+    if journal_meta.exists():
+        saved = json.loads(journal_meta.read_text())
+        if saved["job"] != meta:
+            raise HarnessError(f"{journal} holds scores from another job ({saved['job']}); remove it, or rerun "
+                               f"with the same proxy, settings and cells to resume it")
+        seconds = saved["seconds"]
+        done = _read_journal(journal)
+    todo = cells[~np.isin(encode(cells), list(done))] if done else cells
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"score {proxy.name}", unit="cell",
+               disable=not progress)
+    with open(journal, "a") as fh:
+        for start in range(0, len(todo), chunk):
+            part = todo[start:start + chunk]
+            began = time.perf_counter()
+            scores = proxy(part, context)
+            seconds += time.perf_counter() - began
+            fh.write("".join(f"{a},{s!r}\n" for a, s in zip(format_archs(part), scores.tolist())))
+            fh.flush()
+            done.update(zip(encode(part).tolist(), scores.tolist()))
+            atomic_write(journal_meta, lambda tmp: Path(tmp).write_text(json.dumps({"job": meta, "seconds": seconds})))
+            bar.update(len(part))
+    bar.close()
+    scores = np.array([done[c] for c in encode(cells).tolist()])
+    provenance = {**meta, "description": proxy.description, "n_cells": len(cells), "cells_total": len(selected),
+                  "seconds": seconds, "seconds_per_cell": seconds / max(len(cells), 1),
+                  "checkpoint_sha256": _checkpoint_hash(context.run_dir), "table_hash": table_hash,
+                  "harness_version": code_version(),
+                  "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    score_set = ScoreSet(proxy.name, cells, scores, provenance)
+    write_scores(out, score_set, order)
+    journal.unlink(missing_ok=True)
+    journal_meta.unlink(missing_ok=True)
+    return score_set
+
+
+def _read_journal(path: Path) -> dict[int, float]:
+    """Cells already scored; a last line cut by an interruption is ignored (it is scored again)."""
+    if not path.exists():
+        return {}
+    lines = path.read_text().split("\n")
+    complete = [line for line in lines[:-1] if line]  # the text after the last newline is incomplete
+    archs, scores = zip(*(line.rsplit(",", 1) for line in complete)) if complete else ((), ())
+    return dict(zip(encode(parse_archs(list(archs), what=f"lines of {path}")).tolist(), map(float, scores)))
+
+
+def _checkpoint_hash(run_dir: str | None) -> str | None:
+    if not run_dir:
+        return None
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    return sha256_of(last) if last.exists() else None
+
+
+def merge_shards(paths: list[str | Path], out: str | Path, order: IndexOrder | None = None) -> ScoreSet:
+    """Join shard files of one job; refuses shards of different jobs, a missing or doubled shard, or a cell twice."""
+    sets = [read_scores(p, order) for p in paths]
+    jobs = {json.dumps({k: v for k, v in s.provenance.items() if k in ("proxy", "version", "dataset", "settings",
+                                                                      "seed", "run_dir", "cells")}, sort_keys=True)
+            for s in sets}
+    if len(jobs) > 1:
+        raise HarnessError(f"the shards come from {len(jobs)} different jobs (proxy, settings or cells differ)")
+    shards = [s.provenance.get("shard") for s in sets]
+    if None in shards:
+        raise HarnessError("every file to merge must be a shard written with --shard i/n")
+    n = int(shards[0].split("/")[1])
+    seen = sorted(int(s.split("/")[0]) for s in shards)
+    if seen != list(range(n)):
+        missing = sorted(set(range(n)) - set(seen))
+        doubled = sorted({i for i in seen if seen.count(i) > 1})
+        raise HarnessError(f"shards of {n}: missing {missing or 'none'}, given twice {doubled or 'none'}")
+    cells = np.concatenate([s.cells for s in sets])
+    codes = encode(cells)
+    if len(np.unique(codes)) != len(codes):
+        raise HarnessError("a cell appears in more than one shard")
+    total = sets[0].provenance.get("cells_total")
+    if total is not None and len(cells) != total:
+        raise HarnessError(f"the shards hold {len(cells)} cells, the job selected {total}")
+    provenance = {**sets[0].provenance, "shard": None, "n_cells": len(cells),
+                  "seconds": sum(s.provenance.get("seconds", 0.0) for s in sets),
+                  "merged_from": [str(p) for p in paths]}
+    provenance["seconds_per_cell"] = provenance["seconds"] / len(cells)
+    merged = ScoreSet(sets[0].name, cells, np.concatenate([s.scores for s in sets]), provenance)
+    write_scores(out, merged, order)
+    return merged
