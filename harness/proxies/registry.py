@@ -93,6 +93,8 @@ def _load_plugins() -> None:
         return
     _loaded_plugins = True
     import harness.proxies.costs  # noqa: F401  the built-in proxies register on import
+    import harness.proxies.magnitude  # noqa: F401
+    import harness.proxies.supernet_accuracy  # noqa: F401
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             entry.load()

@@ -1,0 +1,103 @@
+"""Supernet child accuracy, with re-calibrated BatchNorm (Re-BN) or, as ABS's baseline, without.
+
+A supernet's running BN statistics mix every path it trained, so a child evaluated with them is barely
+better than random (ABS: tau ~0.05). Re-BN resets every BN's statistics, runs calibration images through the
+child in train mode without gradients (an exact average over the calibration batches), then evaluates.
+Settings: `calibration_images` (default 20,000), `batch_size` (512), `valid_images` (None = the whole
+validation split), `epoch` (None = the run's last checkpoint).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.proxies.registry import ProxyContext, register_proxy
+
+
+@lru_cache(maxsize=2)
+def _supernet(run_dir: str, epoch: int | None, mtime: float, device: str):
+    from harness.train.loop import load_model
+
+    return load_model(run_dir, epoch=epoch, device=device)
+
+
+def load_run(context: ProxyContext):
+    """(config, model) of the run at `settings['epoch']`, cached while the checkpoint file is unchanged."""
+    epoch = context.settings.get("epoch")
+    path = Path(context.run_dir) / "checkpoints" / ("last.pt" if epoch is None else f"epoch-{epoch:04d}.pt")
+    return _supernet(str(context.run_dir), epoch, path.stat().st_mtime if path.exists() else 0.0, context.device)
+
+
+def _batches(context: ProxyContext, config, split: str, train: bool, limit: int | None):
+    from harness.data import DeviceBatches, load_split
+    from harness.train.loop import default_splits_dir
+
+    data = load_split(config.dataset, split, context.data_root, context.splits_dir or default_splits_dir())
+    batches = DeviceBatches(data, int(context.settings.get("batch_size", 512)), context.device, train=train,
+                            seed=context.seed, resolution=config.resolution, drop_last=False)
+    taken = 0
+    for x, y in batches:
+        if limit is not None and taken >= limit:
+            break
+        yield x, y
+        taken += len(y)
+
+
+def _batch_norms(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and
+            m.track_running_stats]
+
+
+@torch.no_grad()
+def child_accuracy(model, cell, batches) -> float:
+    model.eval()
+    correct = seen = 0
+    for x, y in batches:
+        correct += int((model(x, cell).argmax(dim=1) == y).sum())
+        seen += len(y)
+    return 100.0 * correct / max(seen, 1)
+
+
+@torch.no_grad()
+def recalibrate(model, cell, batches) -> None:
+    """Reset every BN's running statistics and re-estimate them for `cell` as an exact cumulative average."""
+    norms = _batch_norms(model)
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for x, _ in batches:
+        model(x, cell)
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+
+
+def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndarray:
+    config, model = load_run(context)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    valid_images = context.settings.get("valid_images")
+    valid = list(_batches(context, config, config.valid_split, False, valid_images))
+    calibration = list(_batches(context, config, config.train_split, True,
+                                int(context.settings.get("calibration_images", 20_000)))) if rebn else []
+    scores = []
+    for cell in cells:
+        if rebn:
+            recalibrate(model, cell, calibration)
+        scores.append(child_accuracy(model, cell, valid))
+    model.load_state_dict(state)  # the cached supernet keeps its own statistics
+    return np.array(scores)
+
+
+@register_proxy("rebn", needs=("supernet", "images"), description="supernet child accuracy with re-calibrated BN")
+def rebn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
+    return _accuracies(cells, context, rebn=True)
+
+
+@register_proxy("supernet_acc", needs=("supernet", "images"),
+                description="supernet child accuracy with the supernet's own BN statistics (ABS's baseline)")
+def supernet_accuracy(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
+    return _accuracies(cells, context, rebn=False)
