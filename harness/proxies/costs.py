@@ -10,7 +10,8 @@ from harness.proxies.registry import ProxyContext, register_proxy
 _HEADS = {"cifar10-valid": (10, 32), "cifar10": (10, 32), "cifar100": (100, 32), "ImageNet16-120": (120, 16)}
 
 
-def _head(context: ProxyContext) -> tuple[int, int]:
+def network_head(context: ProxyContext) -> tuple[int, int]:
+    """(classes, input resolution) of the benchmark network for the context's dataset."""
     if context.dataset not in _HEADS:
         raise HarnessError(f"unknown dataset {context.dataset!r}; datasets are {', '.join(_HEADS)}")
     return _HEADS[context.dataset]
@@ -18,11 +19,11 @@ def _head(context: ProxyContext) -> tuple[int, int]:
 
 @register_proxy("params", description="parameter count (millions) of the standalone network, C=16, N=5")
 def params(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-    classes, _ = _head(context)
+    classes, _ = network_head(context)
     return np.array([count_params(cell, num_classes=classes) / 1e6 for cell in cells])
 
 
 @register_proxy("flops", description="FLOPs (millions) of the standalone network, C=16, N=5, the dataset's input size")
 def flops(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-    classes, resolution = _head(context)
+    classes, resolution = network_head(context)
     return np.array([count_flops(cell, num_classes=classes, resolution=resolution) for cell in cells])

@@ -92,9 +92,11 @@ def _load_plugins() -> None:
     if _loaded_plugins:
         return
     _loaded_plugins = True
-    import harness.proxies.costs  # noqa: F401  the built-in proxies register on import
+    import harness.proxies.angle  # noqa: F401  the built-in proxies register on import
+    import harness.proxies.costs  # noqa: F401
     import harness.proxies.magnitude  # noqa: F401
     import harness.proxies.supernet_accuracy  # noqa: F401
+    import harness.proxies.zero_cost  # noqa: F401
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             entry.load()

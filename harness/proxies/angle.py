@@ -1,0 +1,167 @@
+"""The ABS angle proxy (REFERENCE.md section 3): the angle between a child's weight vector at initialisation and
+after supernet training; a larger angle ranks higher.
+
+A child's vector concatenates a fixed part (stem conv and BN, both reduction blocks, final BN, classifier) and,
+for each searchable cell block, its 4 input->output paths 0->3, 0->2->3, 0->1->2->3, 0->1->3: a conv edge adds
+its conv weight, `avg_pool_3x3` a constant (C, 3, 3) tensor of 1/9, `skip_connect` nothing, and a path with a
+`none` edge is dropped whole; an edge is counted once per path it lies on. Cell BNs are left out: ABS's
+supernet has no affine cell BNs, and when a supernet is built with `affine=True` their parameters are ignored
+all the same, to keep ABS's definition.
+
+`angle_reference` builds the two vectors literally. `angle_scores` uses that cos = <v0, v> / (|v0| |v|) and that
+every inner product of concatenations is a sum over the pieces: one table of (dot, |.|^2 before, |.|^2 after)
+per (cell block, edge, op) scores all 15,625 cells at once with numpy.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from harness.errors import HarnessError
+from harness.nets import ResNetBasicblock, Supernet
+from harness.nets.supernet import SearchCell
+from harness.proxies.registry import ProxyContext, register_proxy
+from harness.space.ops import AVGPOOL, CONV1X1, CONV3X3, EDGE_NAMES, EDGES, NONE, NUM_EDGES, NUM_OPS, OPS
+
+_EDGE = {edge: e for e, edge in enumerate(EDGES)}
+#: The 4 input->output paths as edge indices: 0->3, 0->2->3, 0->1->2->3, 0->1->3.
+PATHS = ((_EDGE[3, 0],), (_EDGE[2, 0], _EDGE[3, 2]), (_EDGE[1, 0], _EDGE[2, 1], _EDGE[3, 2]),
+         (_EDGE[1, 0], _EDGE[3, 1]))
+#: (4 paths, 6 edges): how many times each path holds each edge (0 or 1).
+_INCIDENCE = np.array([[e in path for e in range(NUM_EDGES)] for path in PATHS], dtype=np.float64)
+
+
+class AngleTables(NamedTuple):
+    """Pieces of <v0, v>, |v0|^2 and |v|^2 (axis 0, in that order) for one pair of models.
+
+    `fixed` (3,): the fixed part. `edges` (3, blocks, 6 edges, 5 ops): one edge's contribution to one path in one
+    cell block; zero for `none` and `skip_connect`.
+    """
+    fixed: np.ndarray
+    edges: np.ndarray
+
+
+def _check_supernet(model) -> None:
+    if not isinstance(model, Supernet):
+        raise HarnessError(f"the angle proxy needs supernet weights; got a {type(model).__name__} (a standalone run?)"
+                           f"; pass a run directory from `harness train supernet`")
+
+
+def _fixed_tensors(model: Supernet) -> list[torch.Tensor]:
+    """Stem conv + BN, both reduction blocks (convs, BNs, shortcut conv), final BN and classifier, in order."""
+    tensors = [model.stem[0].weight, model.stem[1].weight, model.stem[1].bias]
+    for block in model.cells:
+        if isinstance(block, ResNetBasicblock):
+            for part in (block.conv_a, block.conv_b):
+                tensors += [part.conv.weight, part.bn.weight, part.bn.bias]
+            tensors.append(block.downsample[1].weight)
+    return tensors + [model.lastact[0].weight, model.lastact[0].bias, model.classifier.weight, model.classifier.bias]
+
+
+def _search_cells(model: Supernet) -> list[SearchCell]:
+    return [block for block in model.cells if isinstance(block, SearchCell)]
+
+
+def _channels(cell: SearchCell) -> int:
+    return cell.edges[EDGE_NAMES[0]][OPS[CONV1X1]].conv.out_channels
+
+
+def _pool_tensor(C: int) -> torch.Tensor:
+    return torch.full((C, 3, 3), 1 / 9, dtype=torch.float64)
+
+
+def _child_vector(model: Supernet, cell) -> torch.Tensor:
+    """The child's weight vector, concatenated literally as the definition says (float64)."""
+    pieces = list(_fixed_tensors(model))
+    for block in _search_cells(model):
+        for path in PATHS:
+            if any(cell[e] == NONE for e in path):
+                continue
+            for e in path:
+                op = cell[e]
+                if op in (CONV1X1, CONV3X3):
+                    pieces.append(block.edges[EDGE_NAMES[e]][OPS[op]].conv.weight)
+                elif op == AVGPOOL:
+                    pieces.append(_pool_tensor(_channels(block)))
+    return torch.cat([p.detach().double().reshape(-1) for p in pieces])
+
+
+def angle_reference(model0: Supernet, model1: Supernet, cell) -> float:
+    """Angle (radians) between `cell`'s vectors in `model0` (initial) and `model1` (trained), built literally."""
+    for model in (model0, model1):
+        _check_supernet(model)
+    v0, v1 = _child_vector(model0, cell), _child_vector(model1, cell)
+    cos = torch.dot(v0, v1) / (v0.norm() * v1.norm())
+    return float(np.arccos(np.clip(cos.item(), -1.0, 1.0)))
+
+
+def _pair(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, float]:
+    a, b = a.detach().double().reshape(-1), b.detach().double().reshape(-1)
+    return torch.dot(a, b).item(), torch.dot(a, a).item(), torch.dot(b, b).item()
+
+
+@torch.no_grad()
+def angle_tables(model0: Supernet, model1: Supernet) -> AngleTables:
+    """The per-piece scalars of a pair of models (initial, trained), computed once for all cells."""
+    for model in (model0, model1):
+        _check_supernet(model)
+    fixed0, fixed1 = _fixed_tensors(model0), _fixed_tensors(model1)
+    blocks0, blocks1 = _search_cells(model0), _search_cells(model1)
+    if ([t.shape for t in fixed0] != [t.shape for t in fixed1] or len(blocks0) != len(blocks1)
+            or [_channels(b) for b in blocks0] != [_channels(b) for b in blocks1]):
+        raise HarnessError("the two models of the angle proxy have different shapes (C, N or classes differ)")
+    fixed = np.sum([_pair(a, b) for a, b in zip(fixed0, fixed1)], axis=0)
+    edges = np.zeros((3, len(blocks0), NUM_EDGES, NUM_OPS))
+    for i, (b0, b1) in enumerate(zip(blocks0, blocks1)):
+        for e, name in enumerate(EDGE_NAMES):
+            for op in (CONV1X1, CONV3X3):
+                edges[:, i, e, op] = _pair(b0.edges[name][OPS[op]].conv.weight, b1.edges[name][OPS[op]].conv.weight)
+            edges[:, i, e, AVGPOOL] = _channels(b0) / 9  # C * 9 entries of (1/9)^2, the same in both models
+    return AngleTables(fixed, edges)
+
+
+def angle_from_tables(tables: AngleTables, cells: np.ndarray) -> np.ndarray:
+    """Angles (n,) of the cells (n, 6 op ids) from precomputed tables.
+
+    Paths are alive or dead alike in every block, so the blocks' tables are summed first; each edge then counts
+    once per alive path that holds it.
+    """
+    cells = np.asarray(cells, dtype=np.intp).reshape(-1, NUM_EDGES)
+    per_edge = tables.edges.sum(axis=1)[:, np.arange(NUM_EDGES), cells]  # (3, n, 6)
+    alive = np.stack([(cells[:, list(path)] != NONE).all(axis=1) for path in PATHS], axis=1)  # (n, 4)
+    uses = alive @ _INCIDENCE  # (n, 6): alive paths through each edge
+    dot, n0, n1 = tables.fixed[:, None] + np.einsum("knE,nE->kn", per_edge, uses)
+    return np.arccos(np.clip(dot / np.sqrt(n0 * n1), -1.0, 1.0))
+
+
+def angle_scores(model0: Supernet, model1: Supernet, cells: np.ndarray) -> np.ndarray:
+    """Angles (n,) of the cells (n, 6 op ids) between `model0` (initial) and `model1` (trained), closed form."""
+    return angle_from_tables(angle_tables(model0, model1), cells)
+
+
+@lru_cache(maxsize=4)
+def _run_tables(run_dir: str, stamp: tuple) -> AngleTables:
+    """Tables of a run directory, kept per (run, checkpoint mtimes) so that scoring in chunks loads once."""
+    from harness.train.loop import load_model  # lazily: the training stack is heavy to import
+    _, initial = load_model(run_dir, epoch=0)
+    _, trained = load_model(run_dir)
+    return angle_tables(initial, trained)
+
+
+def _stamp(run_dir: str) -> tuple:
+    from harness.train.run_dir import RunDir
+    run = RunDir(run_dir)
+    paths = (run.checkpoint_path(0), run.checkpoint_path())
+    return tuple(p.stat().st_mtime_ns if p.exists() else None for p in paths)
+
+
+@register_proxy("angle", needs=("supernet",), version="1",
+                description="ABS angle: arccos of the cosine between a child's weights at initialisation "
+                            "(epoch 0) and after supernet training (last checkpoint); larger ranks higher")
+def angle_proxy(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
+    run_dir = str(Path(context.run_dir).resolve())
+    return angle_from_tables(_run_tables(run_dir, _stamp(run_dir)), cells)

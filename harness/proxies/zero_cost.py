@@ -1,0 +1,202 @@
+"""Zero-cost proxies (Abdelfattah et al. 2021; NASWOT, Mellor et al. 2021): one look at an untrained network.
+
+Each cell's network is `TinyNetwork(cell, C, N, classes)` built right after `torch.manual_seed(context.seed)`, so a
+score depends only on (cell, seed, settings). Settings: "channels" (C, default 16), "cells" (N, default 5),
+"batch_size" (default 64; 128 for naswot). The proxies that need images score ONE batch: the first batch of the
+seeded, augmented "train" split of `context.dataset`, as the zero-cost code takes it from its train loader.
+
+The plain functions (`synflow_score(net, input_shape)`, `snip_score(net, x, y)`, ...) score any module, so the
+definitions can be checked on hand-built networks; the registered proxies loop them over cells.
+
+Choices where the NB201 networks differ from the reference code's:
+- synflow: the reference builds NB201 networks without BN (`bn=False`); here BN stays and the network is put in
+  eval mode, where BN at initialisation (running mean 0, var 1, weight 1, bias 0) is the identity up to
+  1/sqrt(1 + eps).
+- fisher: the reference hooks identity layers after each ReLU; here the hooked activations are every conv's output.
+- naswot: the reference hooks every nn.ReLU; NB201's `ReLUConvBN` applies ReLU functionally, so the codes are read
+  at every `ReLUConvBN` conv's input (a ReLU output, once per conv as with one nn.ReLU per ReLUConvBN) and at every
+  nn.ReLU module's output (the head's).
+- A network whose output ignores its input (e.g. all-`none` cells) scores -inf in jacob_cov and naswot: its
+  Jacobian has no correlation to measure, its codes no diversity.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.data import DeviceBatches, load_split
+from harness.nets import ReLUConvBN, TinyNetwork
+from harness.proxies.costs import network_head
+from harness.proxies.registry import ProxyContext, register_proxy
+
+__all__ = ["fisher_score", "grad_norm_score", "grasp_score", "jacob_cov_score", "naswot_score", "snip_score",
+           "synflow_score"]
+
+
+def _weighted(net: nn.Module) -> list[nn.Module]:
+    """The layers the zero-cost proxies sum over: convolutions and linear layers."""
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _sum_over_weights(net: nn.Module, term) -> float:
+    """sum over conv/linear layers of term(weight, grad); layers with no gradient (never run) add nothing."""
+    return float(sum(term(m.weight.detach(), m.weight.grad).item()
+                     for m in _weighted(net) if m.weight.grad is not None))
+
+
+def _loss_backward(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    net.train()
+    net.zero_grad(set_to_none=True)
+    F.cross_entropy(net(x), y).backward()
+
+
+def synflow_score(net: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """SynFlow: sum of |w * dR/dw|, R = sum(f(1)) of the net with |weights|, float64, eval mode (BN at its running
+    statistics). Works on a copy: the caller's net keeps its signs and dtype."""
+    net = copy.deepcopy(net).double().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.abs_()
+    net.zero_grad(set_to_none=True)
+    x = torch.ones((1, *input_shape), dtype=torch.float64, device=next(net.parameters()).device)
+    net(x).sum().backward()
+    return _sum_over_weights(net, lambda w, g: (w * g).abs().sum())
+
+
+def snip_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """SNIP: sum of |w * dL/dw|, cross-entropy on one batch in train mode."""
+    _loss_backward(net, x, y)
+    return _sum_over_weights(net, lambda w, g: (w * g).abs().sum())
+
+
+def grad_norm_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """grad_norm: sum over layers of ||dL/dw||_2."""
+    _loss_backward(net, x, y)
+    return _sum_over_weights(net, lambda w, g: g.norm())
+
+
+def fisher_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fisher: over every conv output a, 0.5 * sum over channels of the batch mean of (sum_spatial a * dL/da)^2."""
+    pairs = []
+
+    def keep(module, inputs, output):
+        if output.requires_grad:
+            entry = [output, None]
+            output.register_hook(lambda g: entry.__setitem__(1, g))
+            pairs.append(entry)
+
+    handles = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        _loss_backward(net, x, y)
+    finally:
+        for h in handles:
+            h.remove()
+    return float(sum((a.detach() * g).sum((2, 3)).pow(2).mean(0).mul(0.5).sum().item()
+                     for a, g in pairs if g is not None))
+
+
+def grasp_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """GraSP: -sum(w * Hg), g = dL/dw (constant), Hg = d(sum(g * dL/dw))/dw by double backprop."""
+    net.train()
+    net.zero_grad(set_to_none=True)
+    weights = [m.weight for m in _weighted(net)]
+    grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
+    grads_graph = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
+    z = sum((g.detach() * gg).sum() for g, gg in zip(grads, grads_graph) if g is not None)
+    if not torch.is_tensor(z) or not z.requires_grad:
+        return 0.0  # no weight reaches the loss: no curvature to measure
+    z.backward()
+    return _sum_over_weights(net, lambda w, hg: -(w * hg).sum())
+
+
+def jacob_cov_score(net: nn.Module, x: torch.Tensor) -> float:
+    """jacob_cov: -sum(log(v + k) + 1/(v + k)), v the eigenvalues of the correlation matrix of the per-image
+    Jacobians d(sum f(x))/dx, k = 1e-5."""
+    net.train()
+    net.zero_grad(set_to_none=True)
+    x = x.detach().clone().requires_grad_(True)
+    net(x).sum().backward()
+    if x.grad is None:  # the output does not depend on the input at all
+        return float("-inf")
+    jacob = x.grad.reshape(len(x), -1).double().cpu().numpy()
+    if np.any(jacob.std(axis=1) == 0):
+        return float("-inf")
+    v = np.linalg.eigvalsh(np.corrcoef(jacob))
+    k = 1e-5
+    return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+
+
+def naswot_score(net: nn.Module, x: torch.Tensor) -> float:
+    """NASWOT: log|K|, K = sum over ReLU layers of c c^T + (1 - c)(1 - c)^T, c the binary codes (activation > 0)
+    of each image."""
+    n = len(x)
+    K = torch.zeros(n, n, dtype=torch.float64)
+
+    def add(codes: torch.Tensor) -> None:
+        c = (codes.detach().reshape(n, -1) > 0).double().cpu()
+        K.add_(c @ c.T + (1 - c) @ (1 - c).T)
+
+    convs = [m.conv for m in net.modules() if isinstance(m, ReLUConvBN)]
+    handles = [m.register_forward_pre_hook(lambda module, inputs: add(inputs[0])) for m in convs]
+    handles += [m.register_forward_hook(lambda module, inputs, output: add(output))
+                for m in net.modules() if isinstance(m, nn.ReLU)]
+    net.train()
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    sign, logdet = torch.linalg.slogdet(K)
+    return float(logdet) if sign > 0 else float("-inf")
+
+
+@functools.lru_cache(maxsize=4)
+def _batch(dataset: str, data_root: str, splits_dir: str | None, seed: int, batch_size: int):
+    """The first batch of the seeded, augmented train split (cached on CPU: loading a split takes seconds)."""
+    data = load_split(dataset, "train", data_root, splits_dir)
+    return next(iter(DeviceBatches(data, batch_size, "cpu", train=True, seed=seed)))
+
+
+def _networks(cells: np.ndarray, context: ProxyContext):
+    """Each cell's seeded network on the context's device, one at a time, so only one is alive."""
+    classes, _ = network_head(context)
+    C, N = int(context.settings.get("channels", 16)), int(context.settings.get("cells", 5))
+    for cell in np.asarray(cells):
+        torch.manual_seed(context.seed)
+        yield TinyNetwork(tuple(int(op) for op in cell), C=C, N=N, num_classes=classes).to(context.device)
+
+
+def _image_proxy(score, default_batch: int = 64, labels: bool = True):
+    """fn(cells, context) scoring each cell's network with `score(net, x[, y])` on the context's batch."""
+    def fn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
+        batch_size = int(context.settings.get("batch_size", default_batch))
+        x, y = _batch(context.dataset, str(context.data_root), context.splits_dir and str(context.splits_dir),
+                      int(context.seed), batch_size)
+        x, y = x.to(context.device), y.to(context.device)
+        return np.array([score(net, x, y) if labels else score(net, x) for net in _networks(cells, context)])
+    return fn
+
+
+@register_proxy("synflow", description="SynFlow at initialisation: |w * dR/dw| of the |weights| network on an "
+                                       "all-ones float64 input, BN in eval mode (no images)")
+def synflow(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
+    _, resolution = network_head(context)
+    return np.array([synflow_score(net, (3, resolution, resolution)) for net in _networks(cells, context)])
+
+
+_DESCRIPTIONS = {
+    "snip": (snip_score, 64, True, "SNIP at initialisation: sum |w * dL/dw| on one train batch"),
+    "grad_norm": (grad_norm_score, 64, True, "sum of per-layer gradient L2 norms on one train batch"),
+    "fisher": (fisher_score, 64, True, "Fisher at initialisation over conv outputs, one train batch"),
+    "grasp": (grasp_score, 64, True, "GraSP at initialisation: -sum(w * Hg), one train batch"),
+    "jacob_cov": (jacob_cov_score, 64, False, "input-Jacobian correlation score at initialisation, one train batch"),
+    "naswot": (naswot_score, 128, False, "NASWOT: log-determinant of the ReLU-code kernel, one train batch of 128"),
+}
+for _name, (_score, _batch_size, _labels, _description) in _DESCRIPTIONS.items():
+    register_proxy(_name, needs=("images",), description=_description)(_image_proxy(_score, _batch_size, _labels))
