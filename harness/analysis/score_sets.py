@@ -73,7 +73,7 @@ def read_scores(path: str | Path, order: IndexOrder | None = None, name: str | N
         raise HarnessError(f"score file {path} could not be read ({type(exc).__name__}: {exc})") from None
     if "score" not in frame:
         raise HarnessError(f"score file {path} has no 'score' column (columns: {', '.join(map(str, frame.columns))})")
-    cells = _cells(frame, path, order)
+    cells = frame_cells(frame, path, order)
     codes = encode(cells)
     _, first, counts = np.unique(codes, return_index=True, return_counts=True)
     if (counts > 1).any():
@@ -90,7 +90,8 @@ def read_scores(path: str | Path, order: IndexOrder | None = None, name: str | N
     return ScoreSet(name or str(provenance.get("proxy") or path.stem), cells, scores, provenance, str(path))
 
 
-def _cells(frame: pd.DataFrame, path: Path, order: IndexOrder | None) -> np.ndarray:
+def frame_cells(frame: pd.DataFrame, path: Path, order: IndexOrder | None) -> np.ndarray:
+    """The cells a table names by `arch` and/or `index` (checked against each other with `order`)."""
     if "arch" not in frame and "index" not in frame:
         raise HarnessError(f"score file {path} needs an 'arch' (arch string) or 'index' (official index) column; "
                            f"it has {', '.join(map(str, frame.columns))}")

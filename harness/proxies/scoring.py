@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from harness.analysis.score_sets import ScoreSet, read_scores, write_scores
+from harness.analysis.score_sets import ScoreSet, frame_cells, read_scores, write_scores
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
 from harness.proxies.registry import Proxy, ProxyContext
@@ -42,11 +42,7 @@ def select_cells(spec: str, order: IndexOrder | None = None) -> np.ndarray:
     if not path.is_file():
         raise HarnessError(f"cells spec {spec!r} is not 'all', 'sample:N[:SEED]' or an existing file of cells")
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    if "arch" in frame:
-        return parse_archs(frame["arch"].tolist(), what=f"rows of {path}")
-    if "index" in frame and order is not None:
-        return order.cells_of(frame["index"].to_numpy())
-    raise HarnessError(f"{path} needs an 'arch' column (or 'index' with an imported ground truth)")
+    return frame_cells(frame, path, order)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

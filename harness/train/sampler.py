@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import HarnessError
-from harness.space import NUM_EDGES, NUM_OPS, OPS, parse_archs
+from harness.analysis.shrunk_space import allowed_ops_mask
+from harness.space import NUM_EDGES, NUM_OPS, parse_archs
 
 
 class CellSampler:
@@ -20,15 +20,8 @@ class CellSampler:
         if allowed and all(isinstance(a, str) and a.startswith("|") for a in allowed):
             self.cells = parse_archs(allowed, what="cells of the sub-space")
             return
-        if len(allowed) != NUM_EDGES:
-            raise HarnessError(f"allowed ops need one list per edge ({NUM_EDGES}) or a list of arch strings; "
-                               f"got {len(allowed)} entries")
-        self.choices = []
-        for e, ops in enumerate(allowed):
-            ids = sorted({OPS.index(op) if isinstance(op, str) and op in OPS else op for op in ops})
-            if not ids or not all(isinstance(i, (int, np.integer)) and 0 <= i < NUM_OPS for i in ids):
-                raise HarnessError(f"edge {e} allows {ops!r}; give a non-empty list of ops from {', '.join(OPS)}")
-            self.choices.append(np.array(ids))
+        mask = allowed_ops_mask(allowed)
+        self.choices = [np.flatnonzero(mask[e]) for e in range(NUM_EDGES)]
 
     def sample(self) -> np.ndarray:
         if self.cells is not None:
