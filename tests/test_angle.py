@@ -12,7 +12,8 @@ from harness.errors import HarnessError
 from harness.nets import Supernet, TinyNetwork, count_params
 from harness.proxies import ProxyContext, get_proxy
 from harness.nets.supernet import SearchCell
-from harness.proxies.angle import _child_vector, _run_tables, angle_reference, angle_scores, angle_tables
+from harness.proxies.angle import (_child_vector, _run_tables, angle_from_tables, angle_reference, angle_scores,
+                                   angle_tables)
 from harness.proxies.scoring import score_cells, select_cells
 from harness.space import all_cells
 from harness.train.config import TrainConfig
@@ -99,6 +100,22 @@ def test_global_scale_changes_nothing_without_pools(models):
     assert abs(angle_scores(model0, scaled, with_pool)[0] - angle_scores(model0, model1, with_pool)[0]) > 1e-6
 
 
+def test_cells_only_angle_leaves_the_fixed_part_out(models):
+    model0, model1 = models
+    cells = _cells()
+    n_fixed = _child_vector(model0, DEAD).numel()
+    expected = []
+    for cell in cells:
+        v0, v1 = _child_vector(model0, cell)[n_fixed:], _child_vector(model1, cell)[n_fixed:]
+        cos = (v0 @ v1 / (v0.norm() * v1.norm())).item() if v0.numel() else 1.0  # an empty vector has not moved
+        expected.append(np.arccos(np.clip(cos, -1, 1)))
+    got = angle_from_tables(angle_tables(model0, model1), cells, parts="cells")
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    assert got[0] == 0.0 and not np.allclose(got, angle_scores(model0, model1, cells))
+    with pytest.raises(HarnessError, match="parts='fixed'"):
+        angle_from_tables(angle_tables(model0, model1), cells, parts="fixed")
+
+
 def test_edge_tables_hold_the_pool_constant(models):
     tables = angle_tables(*models)
     assert tables.edges.shape == (3, 3 * N, 6, 5)
@@ -125,7 +142,7 @@ def test_registered_proxy_scores_a_run(models, tmp_path):
     _run_tables.cache_clear()
     result = score_cells(get_proxy("angle"), "sample:200:0", context, tmp_path / "angle.csv", chunk=64,
                          progress=False)
-    assert _run_tables.cache_info().misses == 1 and _run_tables.cache_info().hits == 3  # 4 chunks, one load
+    assert _run_tables.cache_info().misses == 1 and _run_tables.cache_info().hits == 8  # 9 chunks (1, 2, .., 64, 9), one load
     cells = select_cells("sample:200:0")
     np.testing.assert_array_equal(result.cells, cells)
     np.testing.assert_allclose(result.scores, angle_scores(*models, cells), rtol=0, atol=1e-12)

@@ -74,23 +74,24 @@ def test_an_interrupted_scoring_run_scores_only_the_rest(tmp_path):
     out = tmp_path / "counting.csv"
     original = proxy.fn
 
-    def stop_on_third(cells, context):
-        if len(CALLS) == 2:
+    def stop_on_tenth(cells, context):
+        if len(CALLS) == 9:
             raise KeyboardInterrupt
         return original(cells, context)
     CALLS.clear()
-    object.__setattr__(proxy, "fn", stop_on_third)  # Proxy is frozen; restored below
+    object.__setattr__(proxy, "fn", stop_on_tenth)  # Proxy is frozen; restored below
     try:
         with pytest.raises(KeyboardInterrupt):
             score_cells(proxy, "sample:1000:3", ProxyContext(), out, chunk=256, progress=False)
     finally:
         object.__setattr__(proxy, "fn", original)
-    assert not out.exists() and len((tmp_path / "counting.csv.partial").read_text().splitlines()) == 512
+    assert CALLS == [1, 2, 4, 8, 16, 32, 64, 128, 256]  # chunks double while quick, up to `chunk`
+    assert not out.exists() and len((tmp_path / "counting.csv.partial").read_text().splitlines()) == 511
     CALLS.clear()
     with pytest.raises(HarnessError, match="holds scores from another job"):
         score_cells(proxy, "sample:1000:3", ProxyContext(settings={"offset": 1}), out, progress=False)
     result = score_cells(proxy, "sample:1000:3", ProxyContext(), out, chunk=256, progress=False)
-    assert sum(CALLS) == 1000 - 512
+    assert sum(CALLS) == 1000 - 511
     np.testing.assert_array_equal(result.cells, select_cells("sample:1000:3"))
     np.testing.assert_array_equal(result.scores, ((result.cells == 2) | (result.cells == 3)).sum(axis=1))
     assert not (tmp_path / "counting.csv.partial").exists() and not (tmp_path / "counting.csv.partial.json").exists()

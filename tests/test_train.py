@@ -73,6 +73,21 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tiny, tmp_path, monkeypa
     assert [r["train_loss"] for r in resumed.read_log()] == [r["train_loss"] for r in whole.read_log()]
 
 
+def test_stopping_early_and_resuming_follows_one_schedule(tiny, tmp_path):
+    config = replace(tiny, epochs=2, samples=0.03)
+    whole = train(config, tmp_path / "whole")
+    first = train(config, tmp_path / "staged", until=1)
+    assert [r["epoch"] for r in first.read_log()] == [1]
+    train(config, tmp_path / "staged", resume=True, until=2)
+    assert [r["lr"] for r in first.read_log()] == [r["lr"] for r in whole.read_log()]
+    a = torch.load(whole.checkpoint_path(), weights_only=False)["model"]
+    b = torch.load(first.checkpoint_path(), weights_only=False)["model"]
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    for bad in (0, 3, 1.5):
+        with pytest.raises(HarnessError, match=f"until={bad!r} is not an epoch of this run's schedule, 1..2"):
+            train(config, tmp_path / f"bad{bad}", until=bad)
+
+
 def test_run_directory_rules(tiny, tmp_path):
     config = replace(tiny, epochs=1, samples=0.02)
     train(config, tmp_path / "run")

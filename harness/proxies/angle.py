@@ -124,18 +124,25 @@ def angle_tables(model0: Supernet, model1: Supernet) -> AngleTables:
     return AngleTables(fixed, edges)
 
 
-def angle_from_tables(tables: AngleTables, cells: np.ndarray) -> np.ndarray:
+def angle_from_tables(tables: AngleTables, cells: np.ndarray, parts: str = "all") -> np.ndarray:
     """Angles (n,) of the cells (n, 6 op ids) from precomputed tables.
 
     Paths are alive or dead alike in every block, so the blocks' tables are summed first; each edge then counts
-    once per alive path that holds it.
+    once per alive path that holds it. `parts="cells"` leaves the fixed part out (a diagnostic, not ABS's
+    definition: it shows how much the fixed layers decide the angle); a cell with no alive path then has an empty
+    vector, which has not moved: angle 0.
     """
+    if parts not in ("all", "cells"):
+        raise HarnessError(f"angle parts={parts!r}: expected 'all' (ABS's vector) or 'cells' (searchable cells only)")
     cells = np.asarray(cells, dtype=np.intp).reshape(-1, NUM_EDGES)
     per_edge = tables.edges.sum(axis=1)[:, np.arange(NUM_EDGES), cells]  # (3, n, 6)
     alive = np.stack([(cells[:, list(path)] != NONE).all(axis=1) for path in PATHS], axis=1)  # (n, 4)
     uses = alive @ _INCIDENCE  # (n, 6): alive paths through each edge
-    dot, n0, n1 = tables.fixed[:, None] + np.einsum("knE,nE->kn", per_edge, uses)
-    return np.arccos(np.clip(dot / np.sqrt(n0 * n1), -1.0, 1.0))
+    fixed = tables.fixed if parts == "all" else np.zeros(3)
+    dot, n0, n1 = fixed[:, None] + np.einsum("knE,nE->kn", per_edge, uses)
+    norms = np.sqrt(n0 * n1)
+    cos = np.divide(dot, norms, out=np.ones_like(dot), where=norms > 0)
+    return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
 def angle_scores(model0: Supernet, model1: Supernet, cells: np.ndarray) -> np.ndarray:
@@ -161,7 +168,8 @@ def _stamp(run_dir: str) -> tuple:
 
 @register_proxy("angle", needs=("supernet",), version="1",
                 description="ABS angle: arccos of the cosine between a child's weights at initialisation "
-                            "(epoch 0) and after supernet training (last checkpoint); larger ranks higher")
+                            "(epoch 0) and after supernet training (last checkpoint); larger ranks higher; "
+                            "setting parts='cells' leaves the fixed layers out")
 def angle_proxy(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     run_dir = str(Path(context.run_dir).resolve())
-    return angle_from_tables(_run_tables(run_dir, _stamp(run_dir)), cells)
+    return angle_from_tables(_run_tables(run_dir, _stamp(run_dir)), cells, context.settings.get("parts", "all"))

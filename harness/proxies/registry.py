@@ -38,6 +38,10 @@ class ProxyContext:
     device: str = "cpu"
     seed: int = 0
     settings: dict = field(default_factory=dict)
+    #: where a proxy may keep intermediate results (e.g. training runs) so an interrupted job resumes them
+    work_dir: str | None = None
+    #: what a proxy reports about its work (e.g. the budget it spent); goes into the score file's provenance
+    notes: dict = field(default_factory=dict)
 
     def provided(self) -> set[str]:
         have = set()
@@ -55,6 +59,8 @@ class Proxy:
     needs: tuple[str, ...]
     version: str
     description: str
+    #: scores depend on the other cells scored (e.g. a hierarchical proxy): all cells in one call, no shards
+    joint: bool = False
 
     def __call__(self, cells: np.ndarray, context: ProxyContext) -> np.ndarray:
         missing = [need for need in self.needs if need not in context.provided()]
@@ -71,8 +77,10 @@ _REGISTRY: dict[str, Proxy] = {}
 _loaded_plugins = False
 
 
-def register_proxy(name: str, needs: tuple[str, ...] = (), version: str = "1", description: str = ""):
-    """Decorator: register `fn(cells, context) -> scores` under `name`."""
+def register_proxy(name: str, needs: tuple[str, ...] = (), version: str = "1", description: str = "",
+                   joint: bool = False):
+    """Decorator: register `fn(cells, context) -> scores` under `name`; `joint` when a cell's score depends on
+    which other cells are scored with it."""
     unknown = [n for n in needs if n not in NEEDS]
     if unknown:
         raise HarnessError(f"proxy {name!r} declares unknown needs {unknown}; needs are {', '.join(NEEDS)}")
@@ -81,7 +89,8 @@ def register_proxy(name: str, needs: tuple[str, ...] = (), version: str = "1", d
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise HarnessError(f"a proxy named {name!r} is already registered ({_REGISTRY[name].fn.__module__}); "
                                f"choose another name")
-        _REGISTRY[name] = Proxy(name, fn, tuple(needs), str(version), description or (fn.__doc__ or "").strip())
+        _REGISTRY[name] = Proxy(name, fn, tuple(needs), str(version), description or (fn.__doc__ or "").strip(),
+                                joint)
         return fn
 
     return decorate
@@ -94,6 +103,7 @@ def _load_plugins() -> None:
     _loaded_plugins = True
     import harness.proxies.angle  # noqa: F401  the built-in proxies register on import
     import harness.proxies.costs  # noqa: F401
+    import harness.proxies.econas  # noqa: F401
     import harness.proxies.magnitude  # noqa: F401
     import harness.proxies.supernet_accuracy  # noqa: F401
     import harness.proxies.zero_cost  # noqa: F401

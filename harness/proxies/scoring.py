@@ -1,15 +1,20 @@
 """Scoring cells with a proxy into a score file: resumable, shardable, with provenance.
 
-Scores are journalled to `OUT.partial` (one `arch,score` line per cell, appended chunk by chunk) beside a
+Scores are journalled to `OUT.partial` (one `arch,score` line per cell, appended chunk by chunk; chunks start at
+one cell and double while they take under FLUSH_SECONDS, so a slow proxy loses little to an interruption) beside a
 `OUT.partial.json` that pins the proxy and its settings; an interrupted run keeps them, and rerunning the same
 command scores only the cells not yet in the journal. The score file itself is written once, at the end,
-through a temporary name. `--shard i/n` scores every n-th cell from the i-th; `merge_shards` joins the shard
-files and checks that no cell is missing or doubled.
+through a temporary name. Proxies that train keep their runs in `OUT.work/` until the score file is written,
+so an interruption loses at most the epoch in progress. `--shard i/n` scores every n-th cell from the i-th;
+`merge_shards` joins the shard files and checks that no cell is missing or doubled. A `joint` proxy (scores
+that depend on the other cells) gets all cells in one call and no shards.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +28,10 @@ from harness.errors import HarnessError
 from harness.proxies.registry import Proxy, ProxyContext
 from harness.provenance import code_version, sha256_of
 from harness.space import NUM_CELLS, IndexOrder, all_cells, encode, format_archs, parse_archs
+
+
+#: a chunk that took less than this doubles the next one (up to `chunk` cells)
+FLUSH_SECONDS = 2.0
 
 
 def select_cells(spec: str, order: IndexOrder | None = None) -> np.ndarray:
@@ -69,8 +78,13 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
     """Score the cells `spec` selects (this shard of them) into the score file `out`, resuming its journal.
     With the ground truth's `order` the file also gets official indices, and its `table_hash` is recorded."""
     out = Path(out)
+    if shard and proxy.joint:
+        raise HarnessError(f"proxy {proxy.name!r} scores cells jointly (a cell's score depends on the others), so its "
+                           f"cells cannot be split into shards; run it without --shard")
     selected = select_cells(spec, order)
     cells = selected[shard[0]::shard[1]] if shard else selected
+    work_dir = Path(context.work_dir or f"{out}.work")
+    context = replace(context, work_dir=str(work_dir), notes=dict(context.notes))
     journal, journal_meta = Path(f"{out}.partial"), Path(f"{out}.partial.json")
     meta = _journal_meta(proxy, context, spec, shard)
     done: dict[int, float] = {}
@@ -81,33 +95,41 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
             raise HarnessError(f"{journal} holds scores from another job ({saved['job']}); remove it, or rerun "
                                f"with the same proxy, settings and cells to resume it")
         seconds = saved["seconds"]
+        context.notes.update(saved.get("notes", {}))
         done = _read_journal(journal)
     todo = cells[~np.isin(encode(cells), list(done))] if done else cells
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"score {proxy.name}", unit="cell",
                disable=not progress)
     with open(journal, "a") as fh:
-        for start in range(0, len(todo), chunk):
-            part = todo[start:start + chunk]
+        step, start = (max(len(todo), 1), 0) if proxy.joint else (1, 0)
+        while start < len(todo):
+            part = todo[start:start + step]
+            start += len(part)
             began = time.perf_counter()
             scores = proxy(part, context)
-            seconds += time.perf_counter() - began
+            took = time.perf_counter() - began
+            seconds += took
+            if took < FLUSH_SECONDS:  # chunks grow while they are quick: fast proxies batch, slow ones flush often
+                step = min(2 * step, chunk)
             fh.write("".join(f"{a},{s!r}\n" for a, s in zip(format_archs(part), scores.tolist())))
             fh.flush()
             done.update(zip(encode(part).tolist(), scores.tolist()))
-            atomic_write(journal_meta, lambda tmp: Path(tmp).write_text(json.dumps({"job": meta, "seconds": seconds})))
+            atomic_write(journal_meta, lambda tmp: Path(tmp).write_text(json.dumps({"job": meta, "seconds": seconds,
+                                                                                   "notes": context.notes})))
             bar.update(len(part))
     bar.close()
     scores = np.array([done[c] for c in encode(cells).tolist()])
     provenance = {**meta, "description": proxy.description, "n_cells": len(cells), "cells_total": len(selected),
                   "seconds": seconds, "seconds_per_cell": seconds / max(len(cells), 1),
                   "checkpoint_sha256": _checkpoint_hash(context.run_dir), "table_hash": table_hash,
-                  "harness_version": code_version(),
+                  "harness_version": code_version(), **context.notes,
                   "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     score_set = ScoreSet(proxy.name, cells, scores, provenance)
     write_scores(out, score_set, order)
     journal.unlink(missing_ok=True)
     journal_meta.unlink(missing_ok=True)
+    shutil.rmtree(work_dir, ignore_errors=True)
     return score_set
 
 

@@ -54,8 +54,14 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str = "cpu
     return config, model
 
 
-def train(config: TrainConfig, out: str | Path, resume: bool = False) -> RunDir:
-    """Train as `config` says into the run directory `out` (or continue it with `resume`)."""
+def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None) -> RunDir:
+    """Train as `config` says into the run directory `out` (or continue it with `resume`).
+
+    `until` stops after that epoch of the config's schedule (default: all of it); resuming later continues the same
+    schedule, which is how a hierarchical proxy gives more epochs to some cells only."""
+    until = config.epochs if until is None else until
+    if isinstance(until, bool) or not isinstance(until, int) or not 1 <= until <= config.epochs:
+        raise HarnessError(f"until={until!r} is not an epoch of this run's schedule, 1..{config.epochs}")
     run = RunDir(out)
     checkpoint = run.start(config, resume)
     device = torch.device(config.device)
@@ -100,7 +106,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False) -> RunDir:
         torch.set_rng_state(checkpoint["torch_rng"])
         start = checkpoint["epoch"]
         run.truncate_log(start)
-    epochs = tqdm(range(start, config.epochs), desc="epochs", initial=start, total=config.epochs,
+    epochs = tqdm(range(start, until), desc="epochs", initial=start, total=until,
                   disable=not config.progress)
     for epoch in epochs:
         began = time.perf_counter()
