@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from harness import __version__
-from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, train_cmd
+from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, search_cmd, train_cmd
 from harness.errors import HarnessError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.register(groups)
     train_cmd.register(groups)
     proxy_cmd.register(groups)
+    search_cmd.register(groups)
     return parser
 
 

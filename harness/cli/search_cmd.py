@@ -1,0 +1,134 @@
+"""`harness search METHOD`: random search, REA or WeakNAS simulated on the ground truth, many seeded runs.
+
+Searches select by validation accuracy and are judged by the test accuracy of their pick, as NB201 does. The
+analysis stack (pandas, scikit-learn) is imported when the command runs, not when any command starts."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+#: dataset -> ((dataset, split) searched on, (dataset, split) reported), NB201's protocol at 200 epochs
+TARGETS = {
+    "cifar10": (("cifar10-valid", "x-valid"), ("cifar10", "ori-test")),
+    "cifar100": (("cifar100", "x-valid"), ("cifar100", "x-test")),
+    "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
+}
+METHOD_NAMES = {"random": "random search", "rea": "REA", "weaknas": "WeakNAS"}
+
+
+def register(groups) -> None:
+    search = groups.add_parser(
+        "search", help="simulate random search, REA or WeakNAS on the ground truth (no training)",
+        description="Run seeded searches that query the ground truth's validation accuracy and report the test "
+                    "accuracy of the best cell found so far (NB201's protocol: CIFAR-10 searches "
+                    "cifar10-valid/x-valid and reports cifar10/ori-test; CIFAR-100 and ImageNet16-120 search "
+                    "x-valid and report x-test, all at 200 epochs). The budget counts distinct cells queried. "
+                    "Writes history.csv, summary.csv, summary.md and provenance.json into --out.")
+    search.add_argument("method", choices=list(METHOD_NAMES), metavar="METHOD", help="random, rea or weaknas")
+    search.add_argument("--dataset", default="cifar10", choices=list(TARGETS), help="default cifar10")
+    search.add_argument("--budget", type=int, default=1000, help="distinct cells queried per run (default 1000)")
+    search.add_argument("--runs", type=int, default=100, help="seeded runs (default 100)")
+    search.add_argument("--seed", type=int, default=0, help="seed of the first run; run i uses seed + i (default 0)")
+    search.add_argument("--predictor", help="weaknas only: mlp (default), random_forest or gbdt")
+    search.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    search.add_argument("--out", help="output directory (default reports/search/METHOD[-PREDICTOR]-DATASET)")
+    search.add_argument("--quiet", action="store_true", help="no progress bar")
+    search.set_defaults(run=_search)
+
+
+def _search(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from harness.analysis.search import optimum, queries_to_optimum, run_searches, summarize_runs
+    from harness.atomic import atomic_write
+    from harness.oracle import Oracle
+    from harness.provenance import code_version
+
+    if args.predictor is not None and args.method != "weaknas":
+        raise HarnessError(f"--predictor applies to weaknas only, not to {args.method}; drop it")
+    if args.runs < 1:
+        raise HarnessError(f"--runs must be at least 1, got {args.runs}")
+    settings = {"predictor": args.predictor or "mlp"} if args.method == "weaknas" else {}
+    label = "-".join([args.method, *settings.values(), args.dataset])
+    out = Path(args.out or Path("reports") / "search" / label)
+
+    oracle = Oracle(args.cache)
+    (search_on, search_split), (report_on, report_split) = TARGETS[args.dataset]
+    valid = oracle.accuracy(dataset=search_on, split=search_split, hp=200)
+    test = oracle.accuracy(dataset=report_on, split=report_split, hp=200)
+    cells = oracle.cells()
+    candidates = np.flatnonzero(np.isfinite(valid) & np.isfinite(test))
+    seeds = list(range(args.seed, args.seed + args.runs))
+
+    start = time.perf_counter()
+    history = run_searches(args.method, valid, test, cells, args.budget, seeds, candidates=candidates,
+                           progress=not args.quiet, **settings)
+    seconds = time.perf_counter() - start
+    at = (100, 200, 500, args.budget)
+    at_queries = summarize_runs(history, at=at)
+    best = optimum(valid, candidates)
+    reach = queries_to_optimum(history, best)
+
+    history.insert(history.columns.get_loc("index") + 1, "arch", np.asarray(oracle.archs(history["index"].to_numpy())))
+    summary = _summary_frame(at_queries, reach)
+    target = {"searched": f"{search_on}/{search_split}@200", "reported": f"{report_on}/{report_split}@200"}
+    optimum_info = {"index": [int(i) for i in best], "arch": oracle.archs(best), "valid": float(valid[best[0]]),
+                    "test": [float(test[i]) for i in best], "best_test_in_space": float(np.nanmax(test[candidates]))}
+    markdown = _markdown(args, target, at_queries, reach, optimum_info, len(candidates))
+    provenance = {
+        "command": "harness search", "method": args.method, "dataset": args.dataset, **target,
+        "budget": args.budget, "runs": args.runs, "seeds": seeds, "settings": history.attrs["settings"],
+        "budget_counts": "distinct cells queried",
+        "interval": "95% percentile bootstrap of the mean over runs (2000 resamples, seed 0)",
+        "candidates": len(candidates), "optimum": optimum_info, "queries_to_optimum": reach,
+        "seconds": round(seconds, 3), "ground_truth": oracle.provenance,
+        "harness_version": code_version()}
+
+    atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
+    atomic_write(out / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(markdown))
+    atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))
+    print(markdown, end="")
+    print(f"\nwrote {out}/ (history.csv, summary.csv, summary.md, provenance.json) in {seconds:.1f} s")
+    return 0
+
+
+def _summary_frame(at_queries, reach: dict):
+    """One tidy table: the best test accuracy at each query count, then how the runs reached the optimum."""
+    import pandas as pd
+
+    rows = [{"statistic": "best_test", "queries": r.queries, "value": r.mean, "std": r.std, "ci_low": r.ci_low,
+             "ci_high": r.ci_high, "runs": r.runs} for r in at_queries.itertuples()]
+    rows.append({"statistic": "optimum_reached_share", "queries": reach["budget"], "value": reach["share"],
+                 "runs": reach["runs"]})
+    rows += [{"statistic": f"queries_to_optimum_{q}", "queries": reach["budget"], "value": reach[q],
+              "runs": reach["runs"]} for q in ("q25", "median", "q75")]
+    return pd.DataFrame(rows, columns=["statistic", "queries", "value", "std", "ci_low", "ci_high", "runs"])
+
+
+def _markdown(args, target: dict, at_queries, reach: dict, optimum_info: dict, n_candidates: int) -> str:
+    name = METHOD_NAMES[args.method] + (f" ({args.predictor or 'mlp'})" if args.method == "weaknas" else "")
+
+    def quantile(q):
+        return str(reach[q]) if reach[q] is not None else f"> {reach['budget']}"
+
+    lines = [f"# {name} on {args.dataset}: {args.runs} runs of {args.budget} queries", "",
+             f"Searched on {target['searched']}, reported {target['reported']}; seeds {args.seed}.."
+             f"{args.seed + args.runs - 1}; {n_candidates} candidate cells; the budget counts distinct cells.", "",
+             "| queries | best test accuracy, mean ± std | 95% interval of the mean |", "| --- | --- | --- |"]
+    lines += [f"| {r.queries} | {r.mean:.2f} ± {r.std:.2f} | [{r.ci_low:.2f}, {r.ci_high:.2f}] |"
+              for r in at_queries.itertuples()]
+    tests = ", ".join(f"{t:.2f}" for t in optimum_info["test"])
+    lines += ["", "Intervals: percentile bootstrap of the mean over runs.", "",
+              f"Optimum by validation: index {', '.join(map(str, optimum_info['index']))} "
+              f"(valid {optimum_info['valid']:.2f}, test {tests}; best test in the space "
+              f"{optimum_info['best_test_in_space']:.2f}).",
+              f"Reached within {reach['budget']} queries by {reach['reached']} of {reach['runs']} runs "
+              f"({100 * reach['share']:.0f}%); queries needed: median {quantile('median')} "
+              f"(25%: {quantile('q25')}, 75%: {quantile('q75')}; a run that missed counts as more than the budget).",
+              ""]
+    return "\n".join(lines)
