@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from harness import __version__
-from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, search_cmd, train_cmd
+from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, search_cmd, shrink_cmd, train_cmd
 from harness.errors import HarnessError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd.register(groups)
     proxy_cmd.register(groups)
     search_cmd.register(groups)
+    shrink_cmd.register(groups)
     return parser
 
 

@@ -22,21 +22,31 @@ def register(groups) -> None:
     alone.set_defaults(run=_standalone)
 
 
+#: the training settings a command line may change, with their types
+SETTING_ARGS = (("channels", int), ("cells", int), ("resolution", int), ("samples", float), ("epochs", int),
+                ("batch-size", int), ("lr", float), ("seed", int))
+
+
 def _common(parser, defaults: TrainConfig) -> None:
     parser.add_argument("--dataset", default=defaults.dataset, help="cifar10-valid, cifar10, cifar100, ImageNet16-120")
+    parser.add_argument("--out", required=True, help="run directory (config.json, log.jsonl, checkpoints/)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out with the same settings")
+    training_args(parser, defaults)
+    parser.add_argument("--checkpoint-epochs", default="", help="comma-separated epochs to keep besides 0 and the last")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def training_args(parser, defaults: TrainConfig, skip: tuple[str, ...] = ()) -> None:
+    """--data-root, --splits, --device and the settings of SETTING_ARGS (but `skip`), defaulting to `defaults`."""
     parser.add_argument("--data-root", default="data",
                         help="holds cifar-10-batches-py/, cifar-100-python/ or ImageNet16/ (default data/)")
     parser.add_argument("--splits", default="", help="the benchmark's split files (default $NB201_DATA/splits)")
-    parser.add_argument("--out", required=True, help="run directory (config.json, log.jsonl, checkpoints/)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out with the same settings")
-    for name, kind in (("channels", int), ("cells", int), ("resolution", int), ("samples", float), ("epochs", int),
-                       ("batch-size", int), ("lr", float), ("seed", int)):
+    for name, kind in SETTING_ARGS:
         key = name.replace("-", "_")
-        parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, key),
-                            help=f"(default {getattr(defaults, key)})")
-    parser.add_argument("--checkpoint-epochs", default="", help="comma-separated epochs to keep besides 0 and the last")
+        if name not in skip:
+            parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, key),
+                                help=f"(default {getattr(defaults, key)})")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _settings(args: argparse.Namespace) -> dict:

@@ -7,6 +7,7 @@ by all cells, because NB201 repeats one cell topology.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -61,6 +62,7 @@ class Supernet(MacroNetwork):
         self.affine, self.track_running_stats, self.mode = affine, track_running_stats, mode
         if mode == "darts":
             self.arch_parameters = nn.Parameter(1e-3 * torch.randn(NUM_EDGES, NUM_OPS))
+            self.register_buffer("allowed_ops", torch.ones(NUM_EDGES, NUM_OPS, dtype=torch.bool), persistent=False)
         else:
             self.register_parameter("arch_parameters", None)
 
@@ -75,8 +77,23 @@ class Supernet(MacroNetwork):
         if cell is not None:
             raise HarnessError(f"Supernet in 'darts' mode mixes all ops by its arch_parameters and takes no cell, "
                                f"got cell={cell!r}; call forward(x), or evaluate a child with standalone(cell)")
-        weights = torch.softmax(self.arch_parameters, dim=-1)
+        weights = self.op_weights()
         return self.run(x, lambda block, h: block.mixture(h, weights))
+
+    def op_weights(self) -> torch.Tensor:
+        """(6, 5) mixture weights of a darts supernet: softmax of the architecture parameters over each edge's
+        allowed ops (0 for the others)."""
+        return torch.softmax(self.arch_parameters.masked_fill(~self.allowed_ops, float("-inf")), dim=-1)
+
+    def restrict(self, mask) -> None:
+        """Train a darts supernet inside a sub-space: ops outside the (6, 5) bool mask get no weight."""
+        if self.mode != "darts":
+            raise HarnessError("restrict() applies to a darts supernet; a spos supernet samples its sub-space")
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (NUM_EDGES, NUM_OPS) or not mask.any(axis=1).all():
+            raise HarnessError(f"restrict() takes a ({NUM_EDGES}, {NUM_OPS}) bool mask with an allowed op on every "
+                               f"edge, got shape {mask.shape}")
+        self.allowed_ops.copy_(torch.from_numpy(mask))
 
     def weight_parameters(self) -> list[nn.Parameter]:
         """All parameters but the architecture parameters (the two get separate optimisers in DARTS)."""

@@ -16,16 +16,17 @@ from harness.space import NUM_EDGES
 
 
 def operator_weights(context: ProxyContext) -> np.ndarray:
-    """(6, 5) softmax of a DARTS run's architecture parameters: the operator scores."""
+    """(6, 5) softmax of a DARTS run's architecture parameters over each edge's allowed ops: the operator scores."""
     config, model = load_run(context)
     if getattr(model, "arch_parameters", None) is None:
         raise HarnessError(f"{context.run_dir} is a {config.mode} run without architecture parameters; train one "
                            f"with `harness train supernet --mode darts`")
-    return torch.softmax(model.arch_parameters.detach().double(), dim=-1).cpu().numpy()
+    return model.op_weights().detach().double().cpu().numpy()
 
 
 @register_proxy("magnitude", needs=("arch_parameters",),
                 description="log-probability of the cell under a DARTS run's softmax(architecture parameters)")
 def magnitude(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     weights = operator_weights(context)
-    return np.log(weights[np.arange(NUM_EDGES), np.asarray(cells)]).sum(axis=1)
+    with np.errstate(divide="ignore"):  # an op outside a restricted space has weight 0: log-probability -inf
+        return np.log(weights[np.arange(NUM_EDGES), np.asarray(cells)]).sum(axis=1)

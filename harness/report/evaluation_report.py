@@ -41,7 +41,8 @@ def headline_table(evaluation: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub markdown table of the frame's values as they print."""
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + " --- |" * len(frame.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
@@ -91,7 +92,7 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, title: str | None 
              f"{'; cells collapsed to isomorphism classes first' if settings['iso_classes'] else ''}. "
              f"harness {provenance['harness_version']}, {provenance['created_utc']}.")
     notes = _notes(evaluation)
-    md = [f"# {title}", "", intro, "", _markdown_table(headline), ""]
+    md = [f"# {title}", "", intro, "", markdown_table(headline), ""]
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     md += ["## Scores against the ground truth", "", "![scores vs truth](figures/scores_vs_truth.png)", "",

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from harness.analysis.shrunk_space import allowed_ops_mask
 from harness.data import DeviceBatches, load_split, subsample
 from harness.errors import HarnessError
 from harness.nets import Supernet, TinyNetwork
@@ -36,8 +37,14 @@ def build_model(config: TrainConfig, num_classes: int) -> torch.nn.Module:
     if config.kind == "standalone":
         return TinyNetwork(parse_arch(config.arch), C=config.channels, N=config.cells, num_classes=num_classes,
                            affine=config.affine, track_running_stats=config.track_running_stats)
-    return Supernet(C=config.channels, N=config.cells, num_classes=num_classes, affine=config.affine,
-                    track_running_stats=config.track_running_stats, mode=config.mode)
+    model = Supernet(C=config.channels, N=config.cells, num_classes=num_classes, affine=config.affine,
+                     track_running_stats=config.track_running_stats, mode=config.mode)
+    if config.mode == "darts" and config.allowed is not None:
+        if all(isinstance(a, str) and a.startswith("|") for a in config.allowed):
+            raise HarnessError("a darts supernet mixes the allowed ops of each edge; give its sub-space as allowed "
+                               "ops per edge, not as a list of cells")
+        model.restrict(allowed_ops_mask(config.allowed))
+    return model
 
 
 def load_model(run_dir: str | Path, epoch: int | None = None, device: str = "cpu") -> tuple[TrainConfig, torch.nn.Module]:
@@ -54,11 +61,14 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str = "cpu
     return config, model
 
 
-def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None) -> RunDir:
+def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None,
+          init_from: str | Path | None = None) -> RunDir:
     """Train as `config` says into the run directory `out` (or continue it with `resume`).
 
     `until` stops after that epoch of the config's schedule (default: all of it); resuming later continues the same
-    schedule, which is how a hierarchical proxy gives more epochs to some cells only."""
+    schedule, which is how a hierarchical proxy gives more epochs to some cells only. `init_from` (a checkpoint
+    file) starts a new run from those model weights instead of the seeded initialisation, as staged shrinking
+    keeps training one supernet inside ever smaller spaces."""
     until = config.epochs if until is None else until
     if isinstance(until, bool) or not isinstance(until, int) or not 1 <= until <= config.epochs:
         raise HarnessError(f"until={until!r} is not an epoch of this run's schedule, 1..{config.epochs}")
@@ -72,6 +82,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int
     valid_set = load_split(config.dataset, config.valid_split, config.data_root, splits_dir)
     torch.manual_seed(config.seed)
     model = build_model(config, train_set.num_classes).to(device)
+    if init_from is not None and checkpoint is None:
+        model.load_state_dict(_checkpoint_model(init_from, device))
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     weights = model.weight_parameters() if hasattr(model, "weight_parameters") else list(model.parameters())
@@ -122,6 +134,14 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int
                  epoch + 1 == config.epochs)
         epochs.set_postfix(loss=f"{loss:.3f}", valid=f"{record['valid_accuracy']:.1f}")
     return run
+
+
+def _checkpoint_model(path: str | Path, device: torch.device) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"init_from={str(path)!r} is not a checkpoint file; pass a run's checkpoints/last.pt or "
+                           f"epoch-NNNN.pt")
+    return torch.load(path, map_location=device, weights_only=False)["model"]
 
 
 def _autocast(device: torch.device):
