@@ -107,7 +107,7 @@ def rea(valid, cells, budget: int, seed: int, population: int = 10, sample_size:
     while len(queried) < budget:
         sample = members[rng.integers(0, len(members), size=sample_size)]
         parent = int(sample[np.argmax(valid[sample])])
-        child = _mutate(parent, cells, codes, position, allowed, place, rng) if stalled < STALL_LIMIT else None
+        child = mutate(parent, cells, codes, position, allowed, place, rng) if stalled < STALL_LIMIT else None
         if child is None:  # no mutation of the parent is a candidate, or the search stalled
             pool = candidates if stalled < STALL_LIMIT else candidates[~seen[candidates]]
             child, parent = int(rng.choice(pool)), -1
@@ -126,7 +126,7 @@ def rea(valid, cells, budget: int, seed: int, population: int = 10, sample_size:
                        np.asarray(evaluated, dtype=np.int64), np.asarray(parents, dtype=np.int64))
 
 
-def _mutate(parent: int, cells, codes, position, allowed, place, rng) -> int | None:
+def mutate(parent: int, cells, codes, position, allowed, place, rng) -> int | None:
     """A child of `parent` with one edge's op changed, inside the candidate set, or None after
     `MUTATION_TRIES` children outside it."""
     for _ in range(MUTATION_TRIES):

@@ -1,4 +1,5 @@
-"""The report of a shrinking run: the stages, the resulting space and what searching inside it gains."""
+"""The report of a shrinking run (ABS stages, or the generations of EPS and AutoSpace): the resulting space and
+what searching inside it gains."""
 from __future__ import annotations
 
 import json
@@ -44,4 +45,49 @@ def write_shrink_report(out: str | Path, title: str, history: list[dict], search
     atomic_write(out / "stages.csv", lambda tmp: stages.to_csv(tmp, index=False))
     atomic_write(out / "search_gain.csv", lambda tmp: search_gain.to_csv(tmp, index=False))
     atomic_write(out / "space.json", lambda tmp: Path(tmp).write_text(json.dumps(space, indent=1) + "\n"))
+    atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))
+
+
+def generation_table(history: list[dict]) -> pd.DataFrame:
+    """One row per generation of a population method: the population's ground truth, the supernet's Kendall tau
+    over it, and the member it would pick."""
+    return pd.DataFrame([{"generation": r["generation"], "mean truth": r["mean_truth"], "best truth": r["best_truth"],
+                          "Kendall tau": r["kendall_tau"], "pick": r["pick"]["arch"], "pick truth": r["pick"]["truth"],
+                          "pick rank": r["pick"]["global_rank"], "seconds": r["seconds"]} for r in history])
+
+
+def _code(arch: str) -> str:
+    """An arch string as inline code that a markdown table cell can hold (its pipes escaped)."""
+    return "`" + arch.replace("|", "\\|") + "`"
+
+
+def write_population_report(out: str | Path, title: str, history: list[dict], space: list[str], note: str,
+                            search_gain: pd.DataFrame, provenance: dict, top20: dict | None = None) -> None:
+    """report.md, generations.csv, search_gain.csv, space.json (the final space's cells), provenance.json and, for
+    EPS's observation, top20.json. `note` says what the Kendall tau of the table ranks."""
+    out = Path(out)
+    generations = generation_table(history)
+    final = history[-1]
+    pick, quality = final["pick"], final["quality"]
+    lines = [f"# {title}", "", f"Ground truth: `{provenance['truth']}`; harness {provenance['harness_version']}. "
+             f"{note}", "", markdown_table(generations.round(3).assign(pick=generations["pick"].map(_code))), "",
+             f"Final pick: `{pick['arch']}`, ground truth {pick['truth']:.2f} "
+             f"(global rank {pick['global_rank']}).",
+             "", "Final space (space.json):", "",
+             markdown_table(pd.DataFrame([{label: quality[key] for key, label in _QUALITY}]).round(3)), ""]
+    if top20 is not None:
+        lines += ["## The supernet on the whole space and on its top 20%", "",
+                  f"Kendall tau of the final supernet's scores over {top20['cells']} cells drawn from the whole "
+                  f"space (seed {top20['seed']}): {top20['kendall_tau']:.3f}; inside their ground-truth top 20% "
+                  f"({top20['top20_cells']} cells): {top20['top20_kendall_tau']:.3f}.", ""]
+        atomic_write(out / "top20.json", lambda tmp: Path(tmp).write_text(json.dumps(top20, indent=1) + "\n"))
+    if len(search_gain):
+        lines += ["## Searching inside the final space against the whole space", "",
+                  "Best test accuracy of the pick (selected by validation accuracy), mean over seeded runs.", "",
+                  markdown_table(search_gain.round(2)), ""]
+    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text("\n".join(lines)))
+    atomic_write(out / "generations.csv", lambda tmp: generations.to_csv(tmp, index=False))
+    atomic_write(out / "search_gain.csv", lambda tmp: search_gain.to_csv(tmp, index=False))
+    atomic_write(out / "space.json", lambda tmp: Path(tmp).write_text(
+        json.dumps({"archs": space, "size": len(space)}, indent=1) + "\n"))
     atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))

@@ -19,7 +19,6 @@ resume mid-training.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,8 +28,8 @@ from tqdm import tqdm
 
 from harness.analysis.shrinking import drop_lowest, space_size
 from harness.analysis.shrunk_space import cells_in, space_quality
-from harness.atomic import atomic_write
 from harness.errors import HarnessError
+from harness.shrink.history import check_positive, identity_of, load_history, save_history
 from harness.space import NUM_EDGES, NUM_OPS, OPS, operator_means
 
 SUPERNET_SIGNALS = ("angle", "rebn", "magnitude")
@@ -54,10 +53,7 @@ class ShrinkSettings:
         if not known:
             raise HarnessError(f"unknown shrinking signal {self.signal!r}; signals are truth, scores:FILE, angle, "
                                f"rebn, magnitude, proxy:NAME")
-        for name in ("stages", "drop_per_stage", "sample", "first_epochs", "stage_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise HarnessError(f"{name} must be a positive integer, got {value!r}")
+        check_positive(self, ("stages", "drop_per_stage", "sample", "first_epochs", "stage_epochs"))
 
     @property
     def trains(self) -> bool:
@@ -79,7 +75,8 @@ def shrink_abs(settings: ShrinkSettings, out: str | Path, *, cells: np.ndarray, 
         raise HarnessError(f"signal {settings.signal!r} trains a supernet: pass train_config (data, channels, ...)")
     if settings.signal.startswith("scores:") and score_set is None:
         raise HarnessError(f"signal {settings.signal!r} needs the score set read from its file")
-    history = _resume(out, settings)
+    identity = identity_of(settings, train_config if settings.trains else None)
+    history = load_history(out, identity, key="stages")
     mask = np.array(history[-1]["allowed_mask"], dtype=bool) if history else np.ones((NUM_EDGES, NUM_OPS), bool)
     signal = _signal(settings, out, cells, truth, train_config, score_set)
     for stage in tqdm(range(len(history), settings.stages), desc=f"ABS shrinking ({settings.signal})",
@@ -94,29 +91,8 @@ def shrink_abs(settings: ShrinkSettings, out: str | Path, *, cells: np.ndarray, 
                         "quality": space_quality(truth, cells_in(cells, shrunk)),
                         "seconds": time.perf_counter() - began})
         mask = shrunk
-        _save(out, settings, history)
+        save_history(out, identity, history, key="stages")
     return history
-
-
-def _resume(out: Path, settings: ShrinkSettings) -> list[dict]:
-    path = out / "history.json"
-    if not path.exists():
-        return []
-    saved = json.loads(path.read_text())
-    if saved["settings"] != _settings_json(settings):
-        raise HarnessError(f"{out} holds a shrinking run with other settings ({saved['settings']}); rerun with the "
-                           f"same settings to resume it, or choose another --out")
-    return saved["stages"]
-
-
-def _settings_json(settings: ShrinkSettings) -> dict:
-    return json.loads(json.dumps(settings.__dict__))
-
-
-def _save(out: Path, settings: ShrinkSettings, history: list[dict]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"settings": _settings_json(settings), "stages": history}, indent=1, allow_nan=True)
-    atomic_write(out / "history.json", lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
 def _signal(settings: ShrinkSettings, out: Path, cells, truth, train_config, score_set):

@@ -144,11 +144,13 @@ def _checkpoint_model(path: str | Path, device: torch.device) -> dict:
     return torch.load(path, map_location=device, weights_only=False)["model"]
 
 
-def _autocast(device: torch.device):
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, nothing on the CPU."""
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
-def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def prepare_batch(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Images in the memory format the device runs fastest (channels_last on CUDA)."""
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
@@ -157,7 +159,7 @@ def _train_epoch(model, batches, optimizer, config, sampler, arch_optimizer, arc
     total_loss, correct, seen = 0.0, 0, 0
     arch_iter = iter(arch_batches) if arch_batches is not None else None
     for x, y in tqdm(batches, desc="steps", leave=False, disable=not config.progress):
-        x = _prepare(x, device)
+        x = prepare_batch(x, device)
         if arch_optimizer is not None:  # DARTS first order: an architecture step on a validation batch first
             try:
                 xv, yv = next(arch_iter)
@@ -165,12 +167,12 @@ def _train_epoch(model, batches, optimizer, config, sampler, arch_optimizer, arc
                 arch_iter = iter(arch_batches)
                 xv, yv = next(arch_iter)
             arch_optimizer.zero_grad(set_to_none=True)
-            with _autocast(device):
-                F.cross_entropy(model(_prepare(xv, device)), yv).backward()
+            with autocast(device):
+                F.cross_entropy(model(prepare_batch(xv, device)), yv).backward()
             arch_optimizer.step()
         cell = sampler.sample() if config.kind == "supernet" and config.mode == "spos" else None
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(device):
+        with autocast(device):
             logits = model(x, cell) if cell is not None else model(x)
             loss = F.cross_entropy(logits, y)
         loss.backward()
@@ -193,24 +195,27 @@ def _validate(model, valid_set, config, device, epoch) -> dict:
                             resolution=config.resolution, drop_last=False)
     if config.kind == "standalone":
         model.eval()
-        return _accuracy(model, batches, None, limit, device)
-    with _batch_statistics(model):
+        return evaluate_accuracy(model, batches, None, limit, device)
+    with batch_statistics(model):
         if config.mode == "darts":
-            out = _accuracy(model, batches, None, limit, device)
+            out = evaluate_accuracy(model, batches, None, limit, device)
             out["arch"] = model.arch_parameters.argmax(dim=1).tolist()
             return out
         sampler = CellSampler(config.allowed, seed=config.seed * 100_003 + epoch)
-        results = [_accuracy(model, batches, sampler.sample(), limit, device) for _ in range(config.valid_cells)]
+        results = [evaluate_accuracy(model, batches, sampler.sample(), limit, device)
+                   for _ in range(config.valid_cells)]
     return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
-def _accuracy(model, batches, cell, limit, device) -> dict:
+def evaluate_accuracy(model, batches, cell, limit, device) -> dict:
+    """Accuracy and loss of `model` (the child `cell` of a supernet, or the whole model when None) on at most
+    `limit` batches, in the model's current train/eval mode."""
     correct, seen, total_loss = 0, 0, 0.0
     for i, (x, y) in enumerate(batches):
         if limit is not None and i >= limit:
             break
-        with _autocast(device):
-            logits = model(_prepare(x, device), cell) if cell is not None else model(_prepare(x, device))
+        with autocast(device):
+            logits = model(prepare_batch(x, device), cell) if cell is not None else model(prepare_batch(x, device))
         total_loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
         correct += int((logits.argmax(dim=1) == y).sum())
         seen += len(y)
@@ -218,7 +223,7 @@ def _accuracy(model, batches, cell, limit, device) -> dict:
             "valid_loss": total_loss / seen if seen else math.nan}
 
 
-class _batch_statistics:
+class batch_statistics:
     """Train-mode BN (batch statistics) without changing any buffer: momentum 0 keeps running stats as they are."""
 
     def __init__(self, model):
