@@ -123,3 +123,12 @@ def test_shrink_command_writes_the_report(table_oracle, tmp_path, capsys):
     assert main(["shrink", "abs", "--signal", "nonsense", "--cache", str(table_oracle.path), "--out",
                  str(tmp_path / "x")]) == 2
     assert "unknown shrinking signal 'nonsense'" in capsys.readouterr().err
+
+
+def test_angle_over_the_cells_only_is_a_setting_of_the_angle_signal(space, tiny, tmp_path):
+    cells, truth = space
+    settings = ShrinkSettings("angle", stages=1, drop_per_stage=2, first_epochs=1, proxy_settings={"parts": "cells"})
+    cells_only = shrink_abs(settings, tmp_path / "cells", cells=cells, truth=truth, train_config=tiny, progress=False)
+    whole = shrink_abs(replace(settings, proxy_settings={}), tmp_path / "all", cells=cells, truth=truth,
+                       train_config=tiny, progress=False)
+    assert cells_only[0]["operator_scores"] != whole[0]["operator_scores"]  # same weights, other vector

@@ -11,8 +11,9 @@ its quality against the ground truth. Signals:
 - `angle`, `rebn`, `magnitude`, `proxy:NAME`: a supernet trains inside the current space before each stage's
   scoring (`first_epochs`, then `stage_epochs` per stage, each stage one cosine schedule that starts from the
   previous stage's weights). `angle` scores every cell of the space in closed form against the weights at
-  initialisation (stage 1's epoch 0); `rebn` and `proxy:NAME` (any registered proxy) score `sample` cells drawn
-  from the space; `magnitude` trains a darts supernet and takes its softmax weights over the allowed ops.
+  initialisation (stage 1's epoch 0; `proxy_settings` {"parts": "cells"} leaves the fixed layers out); `rebn` and
+  `proxy:NAME` (any registered proxy) score `sample` cells drawn from the space; `magnitude` trains a darts
+  supernet and takes its softmax weights over the allowed ops.
 
 Resumable: `history.json` in the output directory keeps every finished stage, and the stage runs (`stage-K/`)
 resume mid-training.
@@ -106,7 +107,7 @@ def _signal(settings: ShrinkSettings, out: Path, cells, truth, train_config, sco
         run_dir = _train_stage(settings, out, train_config, stage, mask)
         inside = np.flatnonzero(cells_in(cells, mask))
         if settings.signal == "angle":
-            return _angle_scores(out / "stage-1", run_dir, cells[inside])
+            return _angle_scores(out / "stage-1", run_dir, cells[inside], settings.proxy_settings.get("parts", "all"))
         if settings.signal == "magnitude":
             from harness.proxies import ProxyContext
             from harness.proxies.magnitude import operator_weights
@@ -138,13 +139,13 @@ def _train_stage(settings: ShrinkSettings, out: Path, train_config, stage: int, 
     return run_dir
 
 
-def _angle_scores(first_run: Path, run_dir: Path, cells: np.ndarray) -> np.ndarray:
+def _angle_scores(first_run: Path, run_dir: Path, cells: np.ndarray, parts: str) -> np.ndarray:
     from harness.proxies.angle import angle_from_tables, angle_tables
     from harness.train.loop import load_model
 
     _, initial = load_model(first_run, epoch=0)
     _, trained = load_model(run_dir)
-    return operator_means(cells, angle_from_tables(angle_tables(initial, trained), cells))
+    return operator_means(cells, angle_from_tables(angle_tables(initial, trained), cells, parts))
 
 
 def _proxy_scores(settings: ShrinkSettings, train_config, run_dir: Path, cells: np.ndarray) -> np.ndarray:
