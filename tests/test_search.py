@@ -185,7 +185,7 @@ def test_cli_writes_history_summary_and_provenance(table_oracle, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "3 runs of 120 queries" in printed and "| 100 |" in printed and "| 120 |" in printed
 
-    history = pd.read_csv(out / "history.csv")
+    history = pd.read_parquet(out / "history.parquet")
     assert list(history.columns) == ["run", "seed", "query", "index", "arch", "valid", "test", "best_test"]
     assert len(history) == 360 and sorted(history["seed"].unique()) == [7, 8, 9]
     valid, test = _columns(table_oracle, dataset)
@@ -231,4 +231,4 @@ def test_cli_errors_are_messages(table_oracle, tmp_path, capsys, argv, fragment)
     assert main(argv + ["--cache", str(table_oracle.path), "--out", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("harness: error:") and fragment in err
-    assert not (tmp_path / "history.csv").exists()
+    assert not (tmp_path / "history.parquet").exists()

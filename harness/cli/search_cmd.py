@@ -27,7 +27,7 @@ def register(groups) -> None:
                     "accuracy of the best cell found so far (NB201's protocol: CIFAR-10 searches "
                     "cifar10-valid/x-valid and reports cifar10/ori-test; CIFAR-100 and ImageNet16-120 search "
                     "x-valid and report x-test, all at 200 epochs). The budget counts distinct cells queried. "
-                    "Writes history.csv, summary.csv, summary.md and provenance.json into --out.")
+                    "Writes history.parquet, summary.csv, summary.md and provenance.json into --out.")
     search.add_argument("method", choices=list(METHOD_NAMES), metavar="METHOD", help="random, rea or weaknas")
     search.add_argument("--dataset", default="cifar10", choices=list(TARGETS), help="default cifar10")
     search.add_argument("--budget", type=int, default=1000, help="distinct cells queried per run (default 1000)")
@@ -88,12 +88,12 @@ def _search(args: argparse.Namespace) -> int:
         "seconds": round(seconds, 3), "ground_truth": oracle.provenance,
         "harness_version": code_version()}
 
-    atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
+    atomic_write(out / "history.parquet", lambda tmp: history.to_parquet(tmp, index=False))
     atomic_write(out / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
     atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(markdown))
     atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))
     print(markdown, end="")
-    print(f"\nwrote {out}/ (history.csv, summary.csv, summary.md, provenance.json) in {seconds:.1f} s")
+    print(f"\nwrote {out}/ (history.parquet, summary.csv, summary.md, provenance.json) in {seconds:.1f} s")
     return 0
 
 
