@@ -37,15 +37,8 @@ def write_shrink_report(out: str | Path, title: str, history: list[dict], search
              markdown_table(stages.round(3)), "",
              "Final space (allowed ops per edge): " + "; ".join(
                  f"{edge}: {', '.join(ops)}" for edge, ops in zip(provenance["edges"], final["allowed"])), ""]
-    if len(search_gain):
-        lines += ["## Searching inside the shrunk space against the whole space", "",
-                  "Best test accuracy of the pick (selected by validation accuracy), mean over seeded runs.", "",
-                  markdown_table(search_gain.round(2)), ""]
-    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text("\n".join(lines)))
     atomic_write(out / "stages.csv", lambda tmp: stages.to_csv(tmp, index=False))
-    atomic_write(out / "search_gain.csv", lambda tmp: search_gain.to_csv(tmp, index=False))
-    atomic_write(out / "space.json", lambda tmp: Path(tmp).write_text(json.dumps(space, indent=1) + "\n"))
-    atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))
+    _write_common(out, lines, search_gain, space, provenance)
 
 
 def generation_table(history: list[dict]) -> pd.DataFrame:
@@ -81,13 +74,17 @@ def write_population_report(out: str | Path, title: str, history: list[dict], sp
                   f"space (seed {top20['seed']}): {top20['kendall_tau']:.3f}; inside their ground-truth top 20% "
                   f"({top20['top20_cells']} cells): {top20['top20_kendall_tau']:.3f}.", ""]
         atomic_write(out / "top20.json", lambda tmp: Path(tmp).write_text(json.dumps(top20, indent=1) + "\n"))
-    if len(search_gain):
-        lines += ["## Searching inside the final space against the whole space", "",
-                  "Best test accuracy of the pick (selected by validation accuracy), mean over seeded runs.", "",
-                  markdown_table(search_gain.round(2)), ""]
-    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text("\n".join(lines)))
     atomic_write(out / "generations.csv", lambda tmp: generations.to_csv(tmp, index=False))
+    _write_common(out, lines, search_gain, {"archs": space, "size": len(space)}, provenance)
+
+
+def _write_common(out: Path, lines: list[str], search_gain: pd.DataFrame, space: dict, provenance: dict) -> None:
+    """The search-gain section and report.md, search_gain.csv, space.json and provenance.json."""
+    if len(search_gain):
+        lines = lines + ["## Searching inside the resulting space against the whole space", "",
+                         "Best test accuracy of the pick (selected by validation accuracy), mean over seeded runs.",
+                         "", markdown_table(search_gain.round(2)), ""]
+    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text("\n".join(lines)))
     atomic_write(out / "search_gain.csv", lambda tmp: search_gain.to_csv(tmp, index=False))
-    atomic_write(out / "space.json", lambda tmp: Path(tmp).write_text(
-        json.dumps({"archs": space, "size": len(space)}, indent=1) + "\n"))
+    atomic_write(out / "space.json", lambda tmp: Path(tmp).write_text(json.dumps(space, indent=1) + "\n"))
     atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))
