@@ -155,3 +155,13 @@ def test_score_and_list_commands(tmp_path, capsys):
     assert len(result.scores) == 50 and result.provenance["dataset"] == "ImageNet16-120"
     assert main(["score", "nope", "--out", str(tmp_path / "x.csv")]) == 2
     assert "unknown proxy 'nope'" in capsys.readouterr().err
+
+
+def test_a_finished_score_file_of_the_same_job_is_reused(tmp_path):
+    proxy, out = get_proxy("test_counting"), tmp_path / "c.csv"
+    first = score_cells(proxy, "sample:30:4", ProxyContext(), out, progress=False)
+    CALLS.clear()
+    again = score_cells(proxy, "sample:30:4", ProxyContext(), out, progress=False)
+    assert CALLS == [] and again.provenance["created_utc"] == first.provenance["created_utc"]
+    score_cells(proxy, "sample:30:4", ProxyContext(settings={"offset": 2}), out, progress=False)
+    assert sum(CALLS) == 30  # other settings: scored afresh

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from harness import __version__
-from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, search_cmd, shrink_cmd, train_cmd
+from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, reproduce_cmd, search_cmd, shrink_cmd, train_cmd
 from harness.errors import HarnessError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy_cmd.register(groups)
     search_cmd.register(groups)
     shrink_cmd.register(groups)
+    reproduce_cmd.register(groups)
     return parser
 
 

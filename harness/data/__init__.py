@@ -12,7 +12,7 @@ from harness.data.device_batches import DeviceBatches
 from harness.data.formats import LAYOUT
 from harness.data.imageset import DATASETS, MEAN_STD, ImageSet
 from harness.data.reduced import ReducedSetting, subsample
-from harness.data.splits import SPLITS, load_split, read_split_file
+from harness.data.splits import SPLITS, load_split, missing_images, read_split_file
 
 __all__ = ["DATASETS", "LAYOUT", "MEAN_STD", "SPLITS", "DeviceBatches", "ImageSet", "ReducedSetting", "load_split",
-           "read_split_file", "subsample"]
+           "missing_images", "read_split_file", "subsample"]

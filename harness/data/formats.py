@@ -76,7 +76,7 @@ def read_part(family: str, part: str, data_root: str | os.PathLike) -> tuple[np.
     Labels are 0-based and restricted to the classes the benchmark keeps (ImageNet16-120: stored 1..120 -> 0..119).
     """
     fam = FAMILIES[family]
-    directory = _dataset_dir(fam, data_root)
+    directory = dataset_dir(fam, data_root)
     paths = [directory / name for name, _ in fam.parts[part]]
     missing = [(p, md5) for p, (_, md5) in zip(paths, fam.parts[part]) if not p.is_file()]
     if missing:
@@ -88,7 +88,7 @@ def read_part(family: str, part: str, data_root: str | os.PathLike) -> tuple[np.
     return _read_cached(family, part, str(directory), stamp)
 
 
-def _dataset_dir(fam: Family, data_root: str | os.PathLike) -> Path:
+def dataset_dir(fam: Family, data_root: str | os.PathLike) -> Path:
     root = Path(data_root).expanduser()
     if not root.is_dir():
         raise SourceError(f"data root {root} does not exist or is not a directory; looked there for "

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.data.formats import FAMILIES, read_part
+from harness.data.formats import FAMILIES, dataset_dir, read_part
 from harness.data.imageset import DATASETS, MEAN_STD, ImageSet
 from harness.errors import HarnessError, SourceError
 
@@ -71,6 +71,20 @@ def load_split(dataset: str, split: str, data_root: str | os.PathLike,
     mean, std = MEAN_STD[_NORMALISATION[family]]
     return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), FAMILIES[family].kept_classes, mean, std,
                     f"{dataset}/{split}")
+
+
+def missing_images(dataset: str, data_root: str | os.PathLike | None) -> str:
+    """Why `dataset`'s images cannot be read from `data_root`, in the words `load_split` would use; '' when its
+    directory is there (a cheap check before work that needs them)."""
+    if dataset not in _FAMILY:
+        raise HarnessError(f"unknown dataset {dataset!r}; the benchmark's datasets are {', '.join(DATASETS)}")
+    if not data_root:
+        return "no data root given (--data-root DIR)"
+    try:
+        dataset_dir(FAMILIES[_FAMILY[dataset]], data_root)
+    except SourceError as exc:
+        return str(exc)
+    return ""
 
 
 def read_split_file(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -3,8 +3,8 @@
 Scores are journalled to `OUT.partial` (one `arch,score` line per cell, appended chunk by chunk; chunks start at
 one cell and double while they take under FLUSH_SECONDS, so a slow proxy loses little to an interruption) beside a
 `OUT.partial.json` that pins the proxy and its settings; an interrupted run keeps them, and rerunning the same
-command scores only the cells not yet in the journal. The score file itself is written once, at the end,
-through a temporary name. Proxies that train keep their runs in `OUT.work/` until the score file is written,
+command scores only the cells not yet in the journal (and a finished file of the same job is reused as it is).
+The score file itself is written once, at the end, through a temporary name. Proxies that train keep their runs in `OUT.work/` until the score file is written,
 so an interruption loses at most the epoch in progress. `--shard i/n` scores every n-th cell from the i-th;
 `merge_shards` joins the shard files and checks that no cell is missing or doubled. A `joint` proxy (scores
 that depend on the other cells) gets all cells in one call and no shards.
@@ -87,6 +87,11 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
     context = replace(context, work_dir=str(work_dir), notes=dict(context.notes))
     journal, journal_meta = Path(f"{out}.partial"), Path(f"{out}.partial.json")
     meta = _journal_meta(proxy, context, spec, shard)
+    if out.exists() and not journal.exists():
+        existing = read_scores(out, order)
+        same_job = all(existing.provenance.get(k) == v for k, v in meta.items())
+        if same_job and existing.provenance.get("checkpoint_sha256") == _checkpoint_hash(context.run_dir):
+            return existing  # this exact job already finished: nothing to score again
     done: dict[int, float] = {}
     seconds = 0.0
     if journal_meta.exists():

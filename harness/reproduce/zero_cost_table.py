@@ -1,0 +1,58 @@
+"""The zero-cost table: Spearman and Kendall of every zero-cost proxy (and params, FLOPs) against the accuracy the
+zero-cost paper's code correlates with, per dataset. The `cpu` preset scores a seeded sample of cells; `gpu` and
+`paper` score all 15,625. A dataset whose images are missing gets its image-based rows marked as not run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.reproduce.results import Row
+
+#: dataset -> (proxy head dataset, ground-truth dataset, split): the zero-cost code queries cifar10-valid for CIFAR-10
+TARGETS = {"cifar10": ("cifar10", "cifar10-valid", "ori-test"), "cifar100": ("cifar100", "cifar100", "x-test"),
+           "ImageNet16-120": ("ImageNet16-120", "ImageNet16-120", "x-test")}
+PROXIES = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "params", "flops")
+
+
+@dataclass(frozen=True)
+class ZeroCostPreset:
+    cells: str  # a `select_cells` spec
+    proxies: tuple[str, ...] = PROXIES
+    n_boot: int = 1000
+
+
+PRESETS = {"tiny": ZeroCostPreset("sample:12:0", ("synflow", "snip", "naswot", "params"), n_boot=50),
+           "cpu": ZeroCostPreset("sample:100:0"), "gpu": ZeroCostPreset("all"), "paper": ZeroCostPreset("all")}
+
+
+def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: str | None, seed: int = 0,
+        progress: bool = True) -> list[Row]:
+    from harness.analysis.evaluate import evaluate_scores
+    from harness.data import missing_images
+    from harness.proxies import ProxyContext, get_proxy
+    from harness.proxies.scoring import score_cells
+
+    settings = PRESETS[preset]
+    rows = []
+    for dataset, (head, truth_dataset, split) in TARGETS.items():
+        why = missing_images(head, data_root)
+        for name in settings.proxies:
+            proxy = get_proxy(name)
+            common = {"table": "zero-cost", "row": name, "dataset": dataset}
+            if "images" in proxy.needs and why:
+                rows += [Row(**common, metric=m, reason=why) for m in ("spearman_rho", "kendall_tau")]
+                continue
+            context = ProxyContext(dataset=head, data_root=data_root if "images" in proxy.needs else None,
+                                   splits_dir=splits_dir, seed=seed)
+            scored = score_cells(proxy, settings.cells, context, out / "scores" / f"{name}-{dataset}.csv",
+                                 order=oracle.order, table_hash=oracle.table_hash, progress=progress)
+            truth = oracle.accuracy(scored.cells, dataset=truth_dataset, split=split)
+            metrics = evaluate_scores(truth, scored.scores, n_boot=settings.n_boot, seed=seed).set_index("label")
+            for metric in ("spearman_rho", "kendall_tau"):
+                r = metrics.loc[metric]
+                rows.append(Row(**common, metric=metric, value=float(r["value"]), ci_low=float(r["ci_low"]),
+                                ci_high=float(r["ci_high"]), n=int(r["n_cells"]),
+                                seconds=float(scored.provenance["seconds"]),
+                                settings={"cells": settings.cells, "truth": f"{truth_dataset}/{split}@200",
+                                          "seed": seed, "proxy_version": proxy.version}))
+    return rows

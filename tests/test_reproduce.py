@@ -1,0 +1,60 @@
+"""`harness reproduce` at the tiny preset: the tables' structure, values computed (not copied), published numbers
+beside them, rows without images marked as not run."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from harness.cli.main import main
+from harness.reproduce import reproduce
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_weaknas_table_measures_every_method_and_dataset(table_oracle, tmp_path):
+    rows = reproduce("weaknas", "tiny", tmp_path / "a", oracle=table_oracle, progress=False)
+    assert len(rows) == 3 * (1 + 3 * 3)  # per dataset: the optimum, and 3 methods x (2 budgets + reach)
+    optimum = rows[rows["row"] == "optimum"].set_index("dataset")
+    assert (optimum["difference"].abs() < 0.01).all()  # the table's optimum against NB201's published one
+    other = reproduce("weaknas", "tiny", tmp_path / "b", oracle=table_oracle, seed=1, progress=False)
+    searched = rows["row"] != "optimum"
+    assert not rows.loc[searched, "value"].equals(other.loc[searched, "value"])  # measured, not copied
+    provenance = json.loads((tmp_path / "a" / "provenance.json").read_text())
+    assert provenance["machine"]["cpus"] >= 1 and provenance["ground_truth"]["source"]["name"] == "table.csv"
+    assert "| REA | cifar10 | best_test@20 |" in (tmp_path / "a" / "table.md").read_text()
+
+
+def test_zero_cost_table_marks_missing_images_and_compares_with_the_paper(table_oracle, cifar10_root, nb201_dir,
+                                                                          tmp_path):
+    rows = reproduce("zero-cost", "tiny", tmp_path, oracle=table_oracle, data_root=str(cifar10_root),
+                     splits_dir=str(nb201_dir / "splits"), progress=False)
+    rows = rows.set_index(["row", "dataset", "metric"])
+    synflow = rows.loc[("synflow", "cifar10", "spearman_rho")]
+    assert synflow["published"] == 0.737 and not math.isnan(synflow["value"]) and synflow["n"] == 12
+    assert synflow["difference"] == pytest.approx(synflow["value"] - 0.737)
+    assert "CIFAR-100" in rows.loc[("snip", "cifar100", "spearman_rho"), "reason"]
+    assert not math.isnan(rows.loc[("snip", "cifar10", "kendall_tau"), "value"])
+    assert not math.isnan(rows.loc[("synflow", "ImageNet16-120", "kendall_tau"), "value"])  # synflow needs no images
+    tidy = pd.read_csv(tmp_path / "rows.csv")
+    assert len(tidy) == len(rows) and (tmp_path / "scores" / "snip-cifar10.csv").is_file()
+
+
+def test_reproduce_command_refuses_unknown_presets(table_oracle, tmp_path, capsys):
+    assert main(["reproduce", "weaknas", "--preset", "huge", "--cache", str(table_oracle.path), "--out",
+                 str(tmp_path)]) == 2
+    assert "unknown preset 'huge' for weaknas; presets: tiny, cpu, gpu, paper" in capsys.readouterr().err
+    assert main(["reproduce", "weaknas", "--preset", "tiny", "--cache", str(table_oracle.path), "--out",
+                 str(tmp_path), "--quiet"]) == 0
+    assert "# weaknas (preset tiny)" in capsys.readouterr().out
+
+
+def test_abs_correlation_table_trains_a_supernet_per_seed(table_oracle, cifar10_root, nb201_dir, tmp_path):
+    rows = reproduce("abs-correlation", "tiny", tmp_path, oracle=table_oracle, data_root=str(cifar10_root),
+                     splits_dir=str(nb201_dir / "splits"), progress=False).set_index(["row", "dataset"])
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["cifar10-seed0", "cifar10-seed1"]
+    for row in ("random", "supernet_acc", "rebn", "angle", "angle (cells only)"):
+        measured = rows.loc[(row, "cifar10")]
+        assert not math.isnan(measured["value"]) and not math.isnan(measured["std"]), row
+        assert "ImageNet16" in rows.loc[(row, "ImageNet16-120"), "reason"]
+    assert rows.loc[("angle", "cifar10"), "published"] == 0.575 and rows.loc[("rebn", "cifar10"), "n"] == 8
