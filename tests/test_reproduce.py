@@ -58,3 +58,16 @@ def test_abs_correlation_table_trains_a_supernet_per_seed(table_oracle, cifar10_
         assert not math.isnan(measured["value"]) and not math.isnan(measured["std"]), row
         assert "ImageNet16" in rows.loc[(row, "ImageNet16-120"), "reason"]
     assert rows.loc[("angle", "cifar10"), "published"] == 0.575 and rows.loc[("rebn", "cifar10"), "n"] == 8
+
+
+def test_econas_table_ranks_by_reduced_training_and_reports_the_budget(table_oracle, cifar10_root, nb201_dir,
+                                                                       tmp_path):
+    rows = reproduce("econas", "tiny", tmp_path, oracle=table_oracle, data_root=str(cifar10_root),
+                     splits_dir=str(nb201_dir / "splits"), progress=False)
+    assert rows["row"].tolist() == ["c=2 r=8 s=0.02 e=1"] * 2 + ["hierarchical c=2 r=8 s=0.02 stages=[1, 2]"] * 2
+    assert rows["value"].notna().all() and (rows["n"] == 6).all() and (rows["seconds"] > 0).all()
+    hierarchical = json.loads(rows["settings"].iloc[-1])
+    assert hierarchical["budget_epochs"] == 6 * 1 + 3 * 1 and hierarchical["flat_budget_epochs"] == 12
+    none = reproduce("econas", "tiny", tmp_path / "none", oracle=table_oracle, data_root=str(tmp_path / "empty"),
+                     progress=False)
+    assert none["reason"].str.contains("does not exist").all()

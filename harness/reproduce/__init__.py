@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.reproduce import abs_correlation_table, weaknas_table, zero_cost_table
+from harness.reproduce import abs_correlation_table, econas_table, weaknas_table, zero_cost_table
 from harness.reproduce.results import Row, write_results
 
-TABLES = {"abs-correlation": abs_correlation_table, "weaknas": weaknas_table, "zero-cost": zero_cost_table}
+TABLES = {"abs-correlation": abs_correlation_table, "econas": econas_table, "weaknas": weaknas_table,
+          "zero-cost": zero_cost_table}
 
 __all__ = ["TABLES", "Row", "reproduce"]
 

@@ -39,6 +39,8 @@ PUBLISHED: tuple[Published, ...] = tuple(
      for proxy, values in _ZERO_COST.items() for d, v in zip(_DATASETS, values)]
     + [Published("weaknas", method, d, "best_test@100", v, s, _NB201)
        for method, values in _SEARCH.items() for d, (v, s) in zip(_DATASETS, values)]
+    + [Published("econas", "c=4 r=8 s=1 e=10", "cifar10", "spearman_rho", 0.61, None,
+                 "Abdelfattah et al. 2021, EcoNAS proxy baseline")]
     + [Published("weaknas", "optimum", d, "best_test", v, None, "NAS-Bench-201 table")
        for d, v in zip(_DATASETS, (94.37, 73.51, 47.31))]
 )
