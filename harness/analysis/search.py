@@ -22,6 +22,12 @@ from harness.errors import HarnessError
 from harness.space import NUM_CELLS, NUM_EDGES, NUM_OPS, encode, to_onehot, validate_cells
 
 METHODS = ("random", "rea", "weaknas")
+#: NB201's protocol at 200 epochs: dataset -> ((dataset, split) searched on, (dataset, split) reported)
+PROTOCOL = {
+    "cifar10": (("cifar10-valid", "x-valid"), ("cifar10", "ori-test")),
+    "cifar100": (("cifar100", "x-valid"), ("cifar100", "x-test")),
+    "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
+}
 
 #: WeakNAS's weak predictors and the settings they run with: chosen so that 100 runs of 1,000 queries take a
 #: couple of minutes on one core. The MLP is warm-started: it keeps its weights and Adam state from round to

@@ -9,14 +9,9 @@ import json
 import time
 from pathlib import Path
 
+from harness.analysis.search import PROTOCOL
 from harness.errors import HarnessError
 
-#: dataset -> ((dataset, split) searched on, (dataset, split) reported), NB201's protocol at 200 epochs
-TARGETS = {
-    "cifar10": (("cifar10-valid", "x-valid"), ("cifar10", "ori-test")),
-    "cifar100": (("cifar100", "x-valid"), ("cifar100", "x-test")),
-    "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
-}
 METHOD_NAMES = {"random": "random search", "rea": "REA", "weaknas": "WeakNAS"}
 
 
@@ -29,7 +24,7 @@ def register(groups) -> None:
                     "x-valid and report x-test, all at 200 epochs). The budget counts distinct cells queried. "
                     "Writes history.parquet, summary.csv, summary.md and provenance.json into --out.")
     search.add_argument("method", choices=list(METHOD_NAMES), metavar="METHOD", help="random, rea or weaknas")
-    search.add_argument("--dataset", default="cifar10", choices=list(TARGETS), help="default cifar10")
+    search.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL), help="default cifar10")
     search.add_argument("--budget", type=int, default=1000, help="distinct cells queried per run (default 1000)")
     search.add_argument("--runs", type=int, default=100, help="seeded runs (default 100)")
     search.add_argument("--seed", type=int, default=0, help="seed of the first run; run i uses seed + i (default 0)")
@@ -57,7 +52,7 @@ def _search(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("reports") / "search" / label)
 
     oracle = Oracle(args.cache)
-    (search_on, search_split), (report_on, report_split) = TARGETS[args.dataset]
+    (search_on, search_split), (report_on, report_split) = PROTOCOL[args.dataset]
     valid = oracle.accuracy(dataset=search_on, split=search_split, hp=200)
     test = oracle.accuracy(dataset=report_on, split=report_split, hp=200)
     cells = oracle.cells()

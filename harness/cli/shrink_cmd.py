@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from harness.cli.search_cmd import TARGETS
+from harness.analysis.search import PROTOCOL
 from harness.cli.train_cmd import training_args
 from harness.errors import HarnessError
 from harness.train import supernet_config
@@ -26,7 +26,7 @@ def register(groups) -> None:
                     "scores:FILE (a score file), angle, rebn, magnitude, proxy:NAME (a supernet trains inside the "
                     "current space before each stage). Rerun the same command to resume.")
     abs_.add_argument("--signal", required=True, help="truth | scores:FILE | angle | rebn | magnitude | proxy:NAME")
-    abs_.add_argument("--dataset", default="cifar10", choices=list(TARGETS),
+    abs_.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                       help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
     abs_.add_argument("--stages", type=int, default=5, help="(default 5)")
     abs_.add_argument("--drop", type=int, default=3, help="operators dropped per stage (default 3)")
@@ -75,7 +75,7 @@ def register(groups) -> None:
 
 
 def _population_args(parser, population: int) -> None:
-    parser.add_argument("--dataset", default="cifar10", choices=list(TARGETS),
+    parser.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                         help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
     parser.add_argument("--population", type=int, default=population, help=f"(default {population})")
     parser.add_argument("--generations", type=int, default=10, help="(default 10)")
@@ -182,7 +182,7 @@ def _ground_truth(args: argparse.Namespace):
     from harness.oracle import Oracle
 
     oracle = Oracle(args.cache)
-    (search_on, search_split), (report_on, report_split) = TARGETS[args.dataset]
+    (search_on, search_split), (report_on, report_split) = PROTOCOL[args.dataset]
     return (oracle, oracle.cells(), oracle.accuracy(dataset=search_on, split=search_split),
             oracle.accuracy(dataset=report_on, split=report_split))
 
@@ -197,7 +197,7 @@ def _train_config(args: argparse.Namespace):
 def _provenance(args: argparse.Namespace, method: str, settings, oracle, train_config) -> dict:
     from harness.provenance import code_version
 
-    (search_on, search_split), (report_on, report_split) = TARGETS[args.dataset]
+    (search_on, search_split), (report_on, report_split) = PROTOCOL[args.dataset]
     return {"command": f"harness shrink {method}", "settings": settings.__dict__, "dataset": args.dataset,
             "truth": f"{report_on}/{report_split}@200", "searched": f"{search_on}/{search_split}@200",
             "supernet": train_config.to_json() if train_config is not None else None,

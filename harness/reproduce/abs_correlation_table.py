@@ -54,6 +54,7 @@ def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: st
     from harness.train.loop import train
 
     settings = PRESETS[preset]
+    all_cells = oracle.cells()
     rows = []
     for dataset, (supernet_dataset, truth_dataset, split) in TARGETS.items():
         why = missing_images(supernet_dataset, data_root)
@@ -72,7 +73,7 @@ def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: st
             trained = time.perf_counter() - began
             for row, spec in ROWS.items():
                 if spec is None:
-                    cells = oracle.cells()
+                    cells = all_cells
                     scores, took = np.random.default_rng(s).random(len(cells)), 0.0
                 else:
                     name, extra = spec
@@ -89,11 +90,11 @@ def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: st
                 taus[row].append(kendall_tau(truth, scores))
                 seconds[row] += took + (trained if spec is not None else 0.0)
         for row in ROWS:
-            n = len(oracle.cells()) if ROWS[row] is None or ROWS[row][0] == "angle" else settings.sample
+            n = len(all_cells) if ROWS[row] is None or ROWS[row][0] == "angle" else settings.sample
             rows.append(Row("abs-correlation", row, dataset, "kendall_tau", value=float(np.mean(taus[row])),
                             std=float(np.std(taus[row], ddof=1)) if len(taus[row]) > 1 else float("nan"), n=n,
                             seconds=seconds[row] / settings.seeds,
                             settings={"seeds": [seed, seed + settings.seeds - 1], "supernet": settings.supernet,
-                                      "cells": "all" if n == len(oracle.cells()) else sample,
+                                      "cells": "all" if n == len(all_cells) else sample,
                                       "truth": f"{truth_dataset}/{split}@200", **settings.images}))
     return rows

@@ -11,10 +11,6 @@ import numpy as np
 
 from harness.reproduce.results import Row
 
-#: dataset -> ((dataset, split) searched, (dataset, split) reported)
-TARGETS = {"cifar10": (("cifar10-valid", "x-valid"), ("cifar10", "ori-test")),
-           "cifar100": (("cifar100", "x-valid"), ("cifar100", "x-test")),
-           "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test"))}
 METHODS = {"random": "random", "REA": "rea", "WeakNAS": "weaknas"}
 
 
@@ -32,12 +28,12 @@ PRESETS = {"tiny": WeakNasPreset(40, {"random": 5, "REA": 5, "WeakNAS": 2}, at=(
 
 
 def run(preset: str, out: Path, *, oracle, seed: int = 0, progress: bool = True, **_) -> list[Row]:
-    from harness.analysis.search import optimum, queries_to_optimum, run_searches, summarize_runs
+    from harness.analysis.search import PROTOCOL, optimum, queries_to_optimum, run_searches, summarize_runs
 
     settings = PRESETS[preset]
     cells = oracle.cells()
     rows = []
-    for dataset, ((search_on, search_split), (report_on, report_split)) in TARGETS.items():
+    for dataset, ((search_on, search_split), (report_on, report_split)) in PROTOCOL.items():
         valid = oracle.accuracy(dataset=search_on, split=search_split)
         test = oracle.accuracy(dataset=report_on, split=report_split)
         rows.append(Row("weaknas", "optimum", dataset, "best_test", value=float(np.nanmax(test)), n=len(test)))

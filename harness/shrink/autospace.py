@@ -36,12 +36,11 @@ from tqdm import tqdm
 
 from harness.analysis.metrics import kendall_tau
 from harness.atomic import atomic_write
-from harness.data import DeviceBatches, load_split, subsample
 from harness.errors import HarnessError
 from harness.shrink.history import check_positive, identity_of, save_history
 from harness.shrink.population import SpaceIndex, outside, within_hamming
 from harness.space import NUM_EDGES, NUM_OPS, OPS, format_arch, format_archs, parse_arch
-from harness.train.loop import autocast, build_model, default_splits_dir, prepare_batch
+from harness.train.loop import autocast, prepare_batch, training_setup
 
 #: the default reference cell: nor_conv_3x3 on every edge
 DEFAULT_REFERENCE = format_arch([OPS.index("nor_conv_3x3")] * NUM_EDGES)
@@ -164,22 +163,9 @@ class _Run:
     def __init__(self, settings: AutoSpaceSettings, config, population: np.ndarray):
         self.config = config
         self.device = torch.device(config.device)
-        train_set = load_split(config.dataset, config.train_split, config.data_root,
-                               config.splits_dir or default_splits_dir())
-        if config.samples < 1:
-            train_set = subsample(train_set, config.samples, config.seed)
-        torch.manual_seed(config.seed)
-        self.model = build_model(config, train_set.num_classes).to(self.device)
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.SGD(self.model.weight_parameters(), lr=config.lr, momentum=config.momentum,
-                                         nesterov=config.nesterov, weight_decay=config.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs,
-                                                                    eta_min=config.lr_min)
+        _, self.model, self.optimizer, self.scheduler, self.batches = training_setup(config)
         self.fitness = torch.zeros(len(population), device=self.device, requires_grad=True)
         self.fitness_optimizer = torch.optim.Adam([self.fitness], lr=settings.fitness_lr)
-        self.batches = DeviceBatches(train_set, config.batch_size, self.device, train=True, seed=config.seed,
-                                     resolution=config.resolution)
         self.sampler = np.random.default_rng([settings.seed, 1])
         self.population = population
         self.baseline: float | None = None

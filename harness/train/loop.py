@@ -61,6 +61,28 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str = "cpu
     return config, model
 
 
+def training_setup(config: TrainConfig):
+    """(train_set, model, optimizer, scheduler, batches) as the config says: the (subsampled) training split, the
+    seeded model on its device, SGD over its weights with the cosine schedule, and the seeded training batches.
+    Shared by every loop that trains weights (the trainer, AutoSpace)."""
+    device = torch.device(config.device)
+    train_set = load_split(config.dataset, config.train_split, config.data_root,
+                           config.splits_dir or default_splits_dir())
+    if config.samples < 1:
+        train_set = subsample(train_set, config.samples, config.seed)
+    torch.manual_seed(config.seed)
+    model = build_model(config, train_set.num_classes).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    weights = model.weight_parameters() if hasattr(model, "weight_parameters") else list(model.parameters())
+    optimizer = torch.optim.SGD(weights, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                                weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.lr_min)
+    batches = DeviceBatches(train_set, config.batch_size, device, train=True, seed=config.seed,
+                            resolution=config.resolution)
+    return train_set, model, optimizer, scheduler, batches
+
+
 def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int | None = None,
           init_from: str | Path | None = None) -> RunDir:
     """Train as `config` says into the run directory `out` (or continue it with `resume`).
@@ -75,23 +97,11 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, until: int
     run = RunDir(out)
     checkpoint = run.start(config, resume)
     device = torch.device(config.device)
-    splits_dir = config.splits_dir or default_splits_dir()
-    train_set = load_split(config.dataset, config.train_split, config.data_root, splits_dir)
-    if config.samples < 1:
-        train_set = subsample(train_set, config.samples, config.seed)
-    valid_set = load_split(config.dataset, config.valid_split, config.data_root, splits_dir)
-    torch.manual_seed(config.seed)
-    model = build_model(config, train_set.num_classes).to(device)
+    train_set, model, optimizer, scheduler, batches = training_setup(config)
+    valid_set = load_split(config.dataset, config.valid_split, config.data_root,
+                           config.splits_dir or default_splits_dir())
     if init_from is not None and checkpoint is None:
         model.load_state_dict(_checkpoint_model(init_from, device))
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    weights = model.weight_parameters() if hasattr(model, "weight_parameters") else list(model.parameters())
-    optimizer = torch.optim.SGD(weights, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                                weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.lr_min)
-    batches = DeviceBatches(train_set, config.batch_size, device, train=True, seed=config.seed,
-                            resolution=config.resolution)
     darts = config.kind == "supernet" and config.mode == "darts"
     arch_optimizer = arch_batches = None
     if darts:
