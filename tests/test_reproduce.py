@@ -29,7 +29,7 @@ def test_zero_cost_table_marks_missing_images_and_compares_with_the_paper(table_
                                                                           tmp_path):
     rows = reproduce("zero-cost", "tiny", tmp_path, oracle=table_oracle, data_root=str(cifar10_root),
                      splits_dir=str(nb201_dir / "splits"), progress=False)
-    rows = rows.set_index(["row", "dataset", "metric"])
+    rows = rows.set_index(["row", "dataset", "metric"]).sort_index()
     synflow = rows.loc[("synflow", "cifar10", "spearman_rho")]
     assert synflow["published"] == 0.737 and not math.isnan(synflow["value"]) and synflow["n"] == 12
     assert synflow["difference"] == pytest.approx(synflow["value"] - 0.737)
@@ -52,12 +52,13 @@ def test_reproduce_command_refuses_unknown_presets(table_oracle, tmp_path, capsy
 def test_abs_correlation_table_trains_a_supernet_per_seed(table_oracle, cifar10_root, nb201_dir, tmp_path):
     rows = reproduce("abs-correlation", "tiny", tmp_path, oracle=table_oracle, data_root=str(cifar10_root),
                      splits_dir=str(nb201_dir / "splits"), progress=False).set_index(["row", "dataset"])
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["cifar10-seed0", "cifar10-seed1"]
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert [name.rsplit("-", 1)[0] for name in runs] == ["cifar10-valid-seed0", "cifar10-valid-seed1"]
     for row in ("random", "supernet_acc", "rebn", "angle", "angle (cells only)"):
         measured = rows.loc[(row, "cifar10")]
         assert not math.isnan(measured["value"]) and not math.isnan(measured["std"]), row
         assert "ImageNet16" in rows.loc[(row, "ImageNet16-120"), "reason"]
-    assert rows.loc[("angle", "cifar10"), "published"] == 0.575 and rows.loc[("rebn", "cifar10"), "n"] == 8
+    assert rows.loc[("angle", "cifar10"), "published"] == 0.575 and rows.loc[("rebn", "cifar10"), "n"] == 20
 
 
 def test_econas_table_ranks_by_reduced_training_and_reports_the_budget(table_oracle, cifar10_root, nb201_dir,
@@ -71,3 +72,63 @@ def test_econas_table_ranks_by_reduced_training_and_reports_the_budget(table_ora
     none = reproduce("econas", "tiny", tmp_path / "none", oracle=table_oracle, data_root=str(tmp_path / "empty"),
                      progress=False)
     assert none["reason"].str.contains("does not exist").all()
+
+
+def test_eps_top20_table_shares_the_abs_correlation_supernets(table_oracle, cifar10_root, nb201_dir, tmp_path):
+    common = {"oracle": table_oracle, "data_root": str(cifar10_root), "splits_dir": str(nb201_dir / "splits"),
+              "progress": False, "runs": tmp_path / "runs"}
+    rows = reproduce("eps-top20", "tiny", tmp_path / "eps", **common)
+    rows = rows.set_index(["row", "dataset", "metric"]).sort_index()
+    supernets = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(supernets) == 2 and all(name.startswith("cifar10-valid-seed") for name in supernets)
+    for row in ("supernet_acc", "rebn", "angle", "angle (cells only)"):
+        for metric in ("kendall_tau", "top20_kendall_tau"):
+            assert not math.isnan(rows.loc[(row, "cifar10", metric), "value"]), (row, metric)
+        assert "CIFAR-100" in rows.loc[(row, "cifar100", "kendall_tau"), "reason"]
+    # the angle's top-20% tau is over the ground-truth top 20% of all cells: a real sub-ranking, not the global one
+    angle = rows.xs(("angle", "cifar10"))
+    assert angle.loc["kendall_tau", "n"] == 15625 and angle.loc["kendall_tau", "value"] != angle.loc[
+        "top20_kendall_tau", "value"]
+    eps = rows.xs(("EPS", "cifar10"))
+    assert eps.loc["best_test", "published"] == 94.34
+    best, rank = eps.loc["best_test", "value"], int(eps.loc["pick_rank", "value"])
+    test = table_oracle.accuracy(dataset="cifar10", split="ori-test")
+    assert best in test and rank == 1 + int((test > best).sum())  # the pick is a real cell, ranked in the table
+    # abs-correlation on the same runs reuses the supernets and their scores: same numbers, nothing new trained
+    abs_rows = reproduce("abs-correlation", "tiny", tmp_path / "abs", **common).set_index(["row", "dataset"])
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == supernets
+    assert abs_rows.loc[("rebn", "cifar10"), "value"] == pytest.approx(rows.loc[("rebn", "cifar10", "kendall_tau"),
+                                                                               "value"])
+    other = reproduce("eps-top20", "tiny", tmp_path / "eps1", **{**common, "runs": tmp_path / "runs1"}, seed=1)
+    assert other.set_index(["row", "dataset", "metric"]).loc[("angle", "cifar10", "kendall_tau"), "value"] != \
+        angle.loc["kendall_tau", "value"]
+
+
+def test_abs_shrinking_table_measures_the_shrunk_spaces_per_signal(table_oracle, cifar10_root, nb201_dir, tmp_path):
+    kwargs = {"oracle": table_oracle, "data_root": str(cifar10_root), "splits_dir": str(nb201_dir / "splits"),
+              "progress": False}
+    rows = reproduce("abs-shrinking", "tiny", tmp_path / "a", **kwargs)
+    assert rows["row"].unique().tolist() == ["truth", "params", "angle"] and rows["published"].isna().all()
+    table = rows.set_index(["row", "dataset", "metric"]).sort_index()
+    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+        truth = table.loc[("truth", dataset)]["value"]
+        assert truth["best_global_rank"] == 1 and truth["top1%_kept"] > 0, dataset  # the oracle keeps the best
+        stages = json.loads((tmp_path / "a" / "runs" / f"{dataset}-truth" / "history.json").read_text())["stages"]
+        left = {}  # edge -> ops it keeps: 5, less those the stages dropped
+        for stage in stages:
+            for edge, _ in stage["dropped"]:
+                left[edge] = left.get(edge, 5) - 1
+        assert sum(5 - n for n in left.values()) == 2 * 3 and truth["cells_left"] == math.prod(left.values()) * 5 ** (
+            6 - len(left)) < 5 ** 6
+        params = table.loc[("params", dataset)]
+        assert params["value"].notna().all() and (params["seconds"] > 0).all(), dataset  # no images needed
+    angle = table.loc[("angle", "cifar10")]
+    assert angle["value"].map(math.isfinite).all() and (angle["seconds"] > 0).all()
+    assert angle.loc["cells_left", "n"] == angle.loc["cells_left", "value"] and angle.loc["rea@20_gain", "n"] == 5
+    assert table.loc[("angle", "cifar100"), "reason"].str.contains("CIFAR-100").all()
+    assert table.loc[("angle", "ImageNet16-120"), "reason"].str.contains("ImageNet16").all()
+    other = reproduce("abs-shrinking", "tiny", tmp_path / "b", seed=1, **kwargs)
+    other = other.set_index(["row", "dataset", "metric"]).sort_index()
+    changed = other["value"].ne(table["value"]) & other["value"].notna()
+    assert changed.loc[("angle", "cifar10")].any() or changed.loc[("truth", "cifar10", "rea@20_inside")]
+    assert changed.loc[(slice(None), slice(None), "rea@20_gain")].any()  # the searches are measured, not copied

@@ -29,6 +29,13 @@ PROTOCOL = {
     "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
 }
 
+
+def protocol_columns(oracle, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The accuracy NB201's protocol searches `dataset` by, and the one it reports, for every cell of `oracle`."""
+    (search_on, search_split), (report_on, report_split) = PROTOCOL[dataset]
+    return (oracle.accuracy(dataset=search_on, split=search_split),
+            oracle.accuracy(dataset=report_on, split=report_split))
+
 #: WeakNAS's weak predictors and the settings they run with: chosen so that 100 runs of 1,000 queries take a
 #: couple of minutes on one core. The MLP is warm-started: it keeps its weights and Adam state from round to
 #: round and trains `epochs_per_round` passes over all queried cells each round (a fresh fit to convergence each
@@ -42,6 +49,8 @@ PREDICTORS: dict[str, dict] = {
              "learning_rate": 0.2},
 }
 
+#: `search_gain`: search budgets for the gain inside a shrunk space, and seeded runs per budget
+GAIN_BUDGETS, GAIN_RUNS = (10, 25, 50, 100), 100
 #: edge positions (in `harness.space.EDGES` order) into node 1, node 2 and node 3
 _EDGES_INTO = ((0,), (1, 2), (3, 4, 5))
 #: REA: tries to mutate a parent into the candidate set before taking a random candidate instead.
@@ -318,6 +327,22 @@ def queries_to_optimum(history: pd.DataFrame, target) -> dict:
     return {"runs": len(first), "budget": budget, "reached": int(reached.sum()), "share": float(reached.mean()),
             **{name: (int(q) if np.isfinite(q) else None) for name, q in zip(("q25", "median", "q75"), quantiles)},
             "mean_if_reached": float(first[reached].mean()) if reached.any() else None}
+
+
+def search_gain(valid, test, cells, inside, budgets: Sequence[int] = GAIN_BUDGETS, runs: int = GAIN_RUNS,
+                seed: int = 0) -> pd.DataFrame:
+    """What a shrunk space is worth to a search: random search and REA inside it (`inside`: its positions) against
+    the whole space, each the mean final best test accuracy over `runs` runs (seeds `seed`..) at the `budgets` the
+    space can hold. One row per method and budget: method, queries, inside, whole space, gain (inside - whole)."""
+    rows = []
+    for budget in (b for b in budgets if b <= len(inside)):
+        for method in ("random", "rea"):
+            found = {where: run_searches(method, valid, test, cells, budget, range(seed, seed + runs),
+                                         candidates=candidates).groupby("run")["best_test"].last().mean()
+                     for where, candidates in (("inside", inside), ("whole space", None))}
+            rows.append({"method": method, "queries": budget, "inside": found["inside"],
+                         "whole space": found["whole space"], "gain": found["inside"] - found["whole space"]})
+    return pd.DataFrame(rows, columns=["method", "queries", "inside", "whole space", "gain"])
 
 
 # -- input checks -----------------------------------------------------------------------------------------------

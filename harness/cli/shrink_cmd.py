@@ -7,13 +7,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from harness.analysis.search import PROTOCOL
+from harness.analysis.search import GAIN_RUNS, PROTOCOL, protocol_columns, search_gain
 from harness.cli.train_cmd import training_args
 from harness.errors import HarnessError
 from harness.train import supernet_config
-
-#: search budgets for the gain inside the shrunk space, and seeded runs per budget
-GAIN_BUDGETS, GAIN_RUNS = (10, 25, 50, 100), 100
 
 
 def register(groups) -> None:
@@ -109,7 +106,7 @@ def _abs(args: argparse.Namespace) -> int:
     history = shrink_abs(settings, args.out, cells=cells, truth=truth, train_config=train_config,
                          score_set=score_set, progress=not args.quiet)
     inside = np.flatnonzero(cells_in(cells, np.array(history[-1]["allowed_mask"])))
-    gain = _search_gain(valid, truth, cells, inside)
+    gain = search_gain(valid, truth, cells, inside)
     provenance = {**_provenance(args, "abs", settings, oracle, train_config if settings.trains else None),
                   "edges": list(EDGE_NAMES)}
     write_shrink_report(args.out, f"ABS shrinking on {args.dataset}, signal {args.signal}", history, gain,
@@ -166,7 +163,7 @@ def _population_report(args, method, settings, oracle, train_config, history, sp
     from harness.analysis.shrunk_space import in_space
     from harness.report.shrink_report import write_population_report
 
-    gain = _search_gain(valid, truth, cells, np.flatnonzero(in_space(cells, space)))
+    gain = search_gain(valid, truth, cells, np.flatnonzero(in_space(cells, space)))
     title = f"{'EPS' if method == 'eps' else 'AutoSpace'} on {args.dataset}"
     write_population_report(args.out, title, history, space, note, gain,
                             _provenance(args, method, settings, oracle, train_config), top20)
@@ -182,9 +179,7 @@ def _ground_truth(args: argparse.Namespace):
     from harness.oracle import Oracle
 
     oracle = Oracle(args.cache)
-    (search_on, search_split), (report_on, report_split) = PROTOCOL[args.dataset]
-    return (oracle, oracle.cells(), oracle.accuracy(dataset=search_on, split=search_split),
-            oracle.accuracy(dataset=report_on, split=report_split))
+    return (oracle, oracle.cells(), *protocol_columns(oracle, args.dataset))
 
 
 def _train_config(args: argparse.Namespace):
@@ -203,19 +198,3 @@ def _provenance(args: argparse.Namespace, method: str, settings, oracle, train_c
             "supernet": train_config.to_json() if train_config is not None else None,
             "search_gain_runs": GAIN_RUNS, "ground_truth": oracle.provenance, "harness_version": code_version()}
 
-
-def _search_gain(valid, test, cells, inside):
-    """Random search and REA inside the space against the whole space, at the budgets the space can hold."""
-    import pandas as pd
-
-    from harness.analysis.search import run_searches
-
-    rows = []
-    for budget in (b for b in GAIN_BUDGETS if b <= len(inside)):
-        for method in ("random", "rea"):
-            found = {where: run_searches(method, valid, test, cells, budget, range(GAIN_RUNS),
-                                         candidates=candidates).groupby("run")["best_test"].last().mean()
-                     for where, candidates in (("inside", inside), ("whole space", None))}
-            rows.append({"method": method, "queries": budget, "inside": found["inside"],
-                         "whole space": found["whole space"], "gain": found["inside"] - found["whole space"]})
-    return pd.DataFrame(rows, columns=["method", "queries", "inside", "whole space", "gain"])

@@ -29,7 +29,7 @@ def save(fig, directory: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _grid(n: int, width: float = 3.4, height: float = 3.0):
+def panel_grid(n: int, width: float = 3.4, height: float = 3.0):
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
@@ -40,7 +40,7 @@ def _grid(n: int, width: float = 3.4, height: float = 3.0):
 
 def scores_vs_truth(evaluation: Evaluation):
     """Each score set's scores against the ground truth: hexbin when cells are many, points otherwise."""
-    fig, axes = _grid(len(evaluation.results))
+    fig, axes = panel_grid(len(evaluation.results))
     for ax, r in zip(axes, evaluation.results):
         ok = np.isfinite(r.score_set.scores) & np.isfinite(r.truth)
         x, y = r.score_set.scores[ok], r.truth[ok]
@@ -83,7 +83,7 @@ def operator_heatmaps(evaluation: Evaluation):
     panels = [("ground truth: mean " + evaluation.target, evaluation.ground_truth_operators)]
     panels += [(r.score_set.name, r.operators["proxy_score"].to_numpy().reshape(len(EDGE_NAMES), len(OPS)))
                for r in evaluation.results]
-    fig, axes = _grid(len(panels), width=4.0, height=3.2)
+    fig, axes = panel_grid(len(panels), width=4.0, height=3.2)
     for ax, (title, scores) in zip(axes, panels):
         ax.imshow(scores, cmap="magma", aspect="auto")
         for (e, o), value in np.ndenumerate(scores):

@@ -1,8 +1,8 @@
 """`harness reproduce`: the papers' proxy-ranking tables, measured with the harness beside the published numbers.
 
 Each table is a module with `PRESETS` (tiny for tests, cpu for a 2-core machine, gpu and paper for the papers'
-settings) and `run(preset, out, *, oracle, data_root, splits_dir, seed, progress) -> list[Row]`. The modules load
-when a table runs, so that building the command line stays cheap.
+settings) and `run(preset, out, inputs: Inputs) -> list[Row]`. The modules load when a table runs, so that
+building the command line stays cheap. `reproduce_all` is the main job: every table, then the overview.
 """
 from __future__ import annotations
 
@@ -12,15 +12,29 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 #: table name -> its module in this package
-TABLES = {"abs-correlation": "abs_correlation_table", "econas": "econas_table", "weaknas": "weaknas_table",
+TABLES = {"abs-correlation": "abs_correlation_table", "abs-shrinking": "abs_shrinking_table",
+          "econas": "econas_table", "eps-top20": "eps_top20_table", "weaknas": "weaknas_table",
           "zero-cost": "zero_cost_table"}
 
-__all__ = ["TABLES", "reproduce"]
+#: the order the main job measures them in: the training-free tables first, the supernet ones last
+MAIN_ORDER = ("weaknas", "zero-cost", "econas", "abs-correlation", "eps-top20", "abs-shrinking")
+
+__all__ = ["MAIN_ORDER", "TABLES", "reproduce", "reproduce_all"]
 
 
 def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: str | None = None,
-              splits_dir: str | None = None, seed: int = 0, progress: bool = True):
-    """Measure `table` at `preset` into `out` (rows.csv, table.md, provenance.json); returns the rows' frame."""
+              splits_dir: str | None = None, seed: int = 0, progress: bool = True, runs: str | Path | None = None,
+              force: bool = False):
+    """Measure `table` at `preset` into `out` (rows.csv, table.md, figure.png, provenance.json); returns the rows'
+    frame. Supernets are kept in `runs` (default `out/runs`). A table `out` already holds from the same code, preset,
+    settings, seed and data is returned as it is unless `force`; an interrupted one resumes from its runs and
+    score files."""
+    import time
+
+    import pandas as pd
+
+    from harness.provenance import code_version
+    from harness.reproduce.inputs import Inputs
     from harness.reproduce.results import write_results
 
     if table not in TABLES:
@@ -29,8 +43,49 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
     if preset not in module.PRESETS:
         raise HarnessError(f"unknown preset {preset!r} for {table}; presets: {', '.join(module.PRESETS)}")
     out = Path(out)
-    rows = module.run(preset, out, oracle=oracle, data_root=data_root, splits_dir=splits_dir, seed=seed,
-                      progress=progress)
-    extra = {"preset_settings": repr(module.PRESETS[preset]), "seed": seed, "data_root": data_root,
-             "ground_truth": oracle.provenance}
+    identity = {"table": table, "preset": preset, "preset_settings": repr(module.PRESETS[preset]), "seed": seed,
+                "data_root": data_root, "harness_version": code_version(), "table_hash": oracle.table_hash}
+    if not force and _finished(out, identity):
+        return pd.read_csv(out / "rows.csv")
+    inputs = Inputs(oracle=oracle, runs=Path(runs) if runs else out / "runs", data_root=data_root,
+                    splits_dir=splits_dir, seed=seed, progress=progress)
+    began = time.perf_counter()
+    rows = module.run(preset, out, inputs)
+    extra = {**identity, "seconds": time.perf_counter() - began, "ground_truth": oracle.provenance}
     return write_results(out, table, preset, rows, extra)
+
+
+def _finished(out: Path, identity: dict) -> bool:
+    import json
+
+    try:
+        provenance = json.loads((out / "provenance.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (out / "rows.csv").is_file() and all(provenance.get(k) == v for k, v in identity.items())
+
+
+def reproduce_all(preset: str, out: str | Path, *, oracle, tables=MAIN_ORDER, force: bool = False, **options):
+    """The main job: every table at `preset` into `out/TABLE/`, supernets shared in `out/runs/`, then the overview
+    (`out/reproduce.md`, the cost-quality chart). Prints a line per table as it starts and ends; options as for
+    `reproduce`."""
+    import time
+
+    from harness.reproduce.overview import write_overview
+    from harness.reproduce.results import measured_rows
+
+    for table in tables:  # refuse an unknown table or preset before anything runs
+        if table not in TABLES:
+            raise HarnessError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+        if preset not in importlib.import_module(f"harness.reproduce.{TABLES[table]}").PRESETS:
+            raise HarnessError(f"unknown preset {preset!r} for {table}; presets: tiny, cpu, gpu, paper")
+    out = Path(out)
+    began = time.perf_counter()
+    for i, table in enumerate(tables, 1):
+        print(f"[{i}/{len(tables)}] {table} at preset {preset} -> {out / table}", flush=True)
+        start = time.perf_counter()
+        frame = reproduce(table, preset, out / table, oracle=oracle, runs=out / "runs", force=force, **options)
+        measured = int(measured_rows(frame).sum())
+        print(f"[{i}/{len(tables)}] {table}: {measured} of {len(frame)} rows measured, "
+              f"{time.perf_counter() - start:.0f} s (total {time.perf_counter() - began:.0f} s)", flush=True)
+    return write_overview(out, preset, tables)

@@ -1,19 +1,19 @@
 """The abs-correlation table (ABS, Table 1): Kendall tau of random scores, supernet child accuracy without and
 with re-calibrated BN, and the angle, over several supernet seeds, for each dataset that has images.
 
-Each seed trains one SPOS supernet with ABS's recipe on the dataset's search split (runs in `out/runs/`, resumed
-when rerun); the angle scores all 15,625 cells, the accuracies a seeded sample (`sample` cells); the value is the
-mean over seeds with its std, as ABS reports. The angle over the cells alone (without the fixed layers) is a
-diagnostic row. Ground truth as ABS: CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`.
+Each seed trains one SPOS supernet with ABS's recipe on the dataset's search split (`harness.reproduce.supernets`:
+resumed or reused when rerun, shared with eps-top20); the angle scores all 15,625 cells, the accuracies a seeded
+sample (`sample` cells); the value is the mean over seeds with its std, as ABS reports. The angle over the cells
+alone (without the fixed layers) is a diagnostic row. Ground truth as ABS: CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from harness.reproduce.inputs import Inputs
 from harness.reproduce.results import Row
 
 #: dataset -> (supernet's dataset, ground-truth dataset, split)
@@ -34,67 +34,59 @@ class AbsPreset:
 
 PRESETS = {
     "tiny": AbsPreset(2, {"channels": 4, "cells": 1, "resolution": 8, "samples": 0.02, "epochs": 1,
-                          "valid_cells": 2, "valid_batches": 1}, 8, {"calibration_images": 256, "valid_images": 256}),
-    "cpu": AbsPreset(2, {"channels": 8, "cells": 2, "resolution": 16, "samples": 0.5, "epochs": 15}, 100,
+                          "valid_cells": 2, "valid_batches": 1}, 20, {"calibration_images": 256, "valid_images": 256}),
+    # Re-BN needs the paths trained: this network ranks at 0.08 +- 0.09 after 30 epochs, 0.47 after 60
+    "cpu": AbsPreset(2, {"channels": 8, "cells": 2, "resolution": 16, "epochs": 60}, 100,
                      {"calibration_images": 2048, "valid_images": 2048}),
     "gpu": AbsPreset(3, {"epochs": 250, "device": "cuda"}, 1000),
     "paper": AbsPreset(10, {"epochs": 250, "device": "cuda"}, 15625),
 }
 
 
-def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: str | None, seed: int = 0,
-        progress: bool = True) -> list[Row]:
-    from dataclasses import replace
-
+def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.metrics import kendall_tau
     from harness.data import missing_images
-    from harness.proxies import ProxyContext, get_proxy
-    from harness.proxies.scoring import score_cells
-    from harness.train import supernet_config
-    from harness.train.loop import train
+    from harness.reproduce.supernets import supernet, supernet_scores
 
     settings = PRESETS[preset]
-    all_cells = oracle.cells()
+    all_cells = inputs.oracle.cells()
+    sample = f"sample:{settings.sample}:{inputs.seed}" if settings.sample < len(all_cells) else "all"
+    seeds = range(inputs.seed, inputs.seed + settings.seeds)
     rows = []
     for dataset, (supernet_dataset, truth_dataset, split) in TARGETS.items():
-        why = missing_images(supernet_dataset, data_root)
+        why = missing_images(supernet_dataset, inputs.data_root)
         if why:
             rows += [Row("abs-correlation", row, dataset, "kendall_tau", reason=why) for row in ROWS]
             continue
         taus = {row: [] for row in ROWS}
         seconds = {row: 0.0 for row in ROWS}
-        sample = f"sample:{settings.sample}:{seed}" if settings.sample < 15625 else "all"
-        for s in range(seed, seed + settings.seeds):
-            config = replace(supernet_config(), dataset=supernet_dataset, data_root=data_root,
-                             splits_dir=splits_dir or "", seed=s, progress=progress, **settings.supernet)
-            run_dir = out / "runs" / f"{dataset}-seed{s}"
-            began = time.perf_counter()
-            train(config, run_dir, resume=(run_dir / "config.json").exists())
-            trained = time.perf_counter() - began
+        for s in seeds:
+            run_dir, config, trained = supernet(inputs, supernet_dataset, s, settings.supernet)
             for row, spec in ROWS.items():
                 if spec is None:
-                    cells = all_cells
-                    scores, took = np.random.default_rng(s).random(len(cells)), 0.0
+                    cells, scores, took = all_cells, np.random.default_rng(s).random(len(all_cells)), 0.0
                 else:
                     name, extra = spec
+                    cells_spec = "all" if name == "angle" else sample
                     proxy_settings = {**extra, **(settings.images if name != "angle" else {})}
-                    context = ProxyContext(dataset=supernet_dataset, data_root=data_root, splits_dir=splits_dir,
-                                           run_dir=str(run_dir), device=config.device, seed=s,
-                                           settings=proxy_settings)
-                    slug = row.replace(" ", "-").replace("(", "").replace(")", "")
-                    scored = score_cells(get_proxy(name), "all" if name == "angle" else sample, context,
-                                         out / "scores" / f"{slug}-{dataset}-seed{s}.csv", order=oracle.order,
-                                         table_hash=oracle.table_hash, progress=progress)
-                    cells, scores, took = scored.cells, scored.scores, scored.provenance["seconds"]
-                truth = oracle.accuracy(cells, dataset=truth_dataset, split=split)
+                    scored = supernet_scores(inputs, run_dir, config, name, cells_spec, proxy_settings,
+                                             score_name(name, proxy_settings, cells_spec))
+                    cells, scores, took = scored.cells, scored.scores, scored.provenance["seconds"] + trained
+                truth = inputs.oracle.accuracy(cells, dataset=truth_dataset, split=split)
                 taus[row].append(kendall_tau(truth, scores))
-                seconds[row] += took + (trained if spec is not None else 0.0)
+                seconds[row] += took
         for row in ROWS:
             n = len(all_cells) if ROWS[row] is None or ROWS[row][0] == "angle" else settings.sample
             rows.append(Row("abs-correlation", row, dataset, "kendall_tau", value=float(np.mean(taus[row])),
                             std=float(np.std(taus[row], ddof=1)) if len(taus[row]) > 1 else float("nan"), n=n,
                             seconds=seconds[row] / settings.seeds,
-                            settings={"seeds": [seed, seed + settings.seeds - 1], "supernet": settings.supernet,
+                            settings={"seeds": [seeds[0], seeds[-1]], "supernet": settings.supernet,
                                       "cells": "all" if n == len(all_cells) else sample,
                                       "truth": f"{truth_dataset}/{split}@200", **settings.images}))
     return rows
+
+
+def score_name(proxy: str, settings: dict, cells: str) -> str:
+    """The file name of a proxy's scores on a supernet: the proxy, its settings and the cells."""
+    parts = [proxy, *(f"{k}{v}" for k, v in sorted(settings.items())), cells.replace(":", "")]
+    return "-".join(parts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.reproduce.inputs import Inputs
 from harness.reproduce.results import Row
 
 DATASET, TRUTH = "cifar10-valid", ("cifar10-valid", "x-valid")
@@ -39,8 +40,7 @@ def row_name(settings: dict) -> str:
                     if not (key == "epochs" and "stages" in settings))  # a hierarchy names its stages instead
 
 
-def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: str | None, seed: int = 0,
-        progress: bool = True) -> list[Row]:
+def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.evaluate import evaluate_scores
     from harness.data import missing_images
     from harness.proxies import ProxyContext, get_proxy
@@ -51,7 +51,7 @@ def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: st
     if settings.hierarchical:
         jobs.append((f"hierarchical {row_name(settings.hierarchical)} stages={settings.hierarchical['stages']}",
                      "econas_hierarchical", settings.hierarchical))
-    why = missing_images(DATASET, data_root)
+    why = missing_images(DATASET, inputs.data_root)
     rows = []
     for name, proxy, proxy_settings in jobs:
         common = {"table": "econas", "row": name, "dataset": "cifar10"}
@@ -59,19 +59,20 @@ def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: st
             rows += [Row(**common, metric=m, reason=why) for m in ("spearman_rho", "kendall_tau")]
             continue
         device = proxy_settings.get("device", "cpu")
-        context = ProxyContext(dataset=DATASET, data_root=data_root, splits_dir=splits_dir, device=device, seed=seed,
+        context = ProxyContext(dataset=DATASET, data_root=inputs.data_root, splits_dir=inputs.splits_dir,
+                               device=device, seed=inputs.seed,
                                settings={k: v for k, v in proxy_settings.items() if k != "device"})
         slug = name.replace(" ", "_").replace("=", "").replace("[", "").replace("]", "").replace(",", "-")
-        scored = score_cells(get_proxy(proxy), f"sample:{settings.cells}:{seed}", context,
-                             out / "scores" / f"{slug}.csv", order=oracle.order, table_hash=oracle.table_hash,
-                             progress=progress)
-        truth = oracle.accuracy(scored.cells, dataset=TRUTH[0], split=TRUTH[1])
-        metrics = evaluate_scores(truth, scored.scores, n_boot=1000, seed=seed).set_index("label")
+        scored = score_cells(get_proxy(proxy), f"sample:{settings.cells}:{inputs.seed}", context,
+                             out / "scores" / f"{slug}.csv", order=inputs.oracle.order,
+                             table_hash=inputs.oracle.table_hash, progress=inputs.progress)
+        truth = inputs.oracle.accuracy(scored.cells, dataset=TRUTH[0], split=TRUTH[1])
+        metrics = evaluate_scores(truth, scored.scores, n_boot=1000, seed=inputs.seed).set_index("label")
         budget = {k: scored.provenance[k] for k in ("budget_epochs", "flat_budget_epochs") if k in scored.provenance}
         for metric in ("spearman_rho", "kendall_tau"):
             r = metrics.loc[metric]
             rows.append(Row(**common, metric=metric, value=float(r["value"]), ci_low=float(r["ci_low"]),
                             ci_high=float(r["ci_high"]), n=int(r["n_cells"]), seconds=scored.provenance["seconds"],
-                            settings={**proxy_settings, "cells": settings.cells, "seed": seed, **budget,
+                            settings={**proxy_settings, "cells": settings.cells, "seed": inputs.seed, **budget,
                                       "truth": f"{TRUTH[0]}/{TRUTH[1]}@200"}))
     return rows

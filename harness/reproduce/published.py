@@ -41,6 +41,8 @@ PUBLISHED: tuple[Published, ...] = tuple(
        for method, values in _SEARCH.items() for d, (v, s) in zip(_DATASETS, values)]
     + [Published("econas", "c=4 r=8 s=1 e=10", "cifar10", "spearman_rho", 0.61, None,
                  "Abdelfattah et al. 2021, EcoNAS proxy baseline")]
+    + [Published("eps-top20", "EPS", "cifar10", "best_test", 94.34, 0.04,
+                 "EPS, test accuracy of the pick on NB201 (REFERENCE.md section 4)")]
     + [Published("weaknas", "optimum", d, "best_test", v, None, "NAS-Bench-201 table")
        for d, v in zip(_DATASETS, (94.37, 73.51, 47.31))]
 )

@@ -14,6 +14,8 @@ import pandas as pd
 from harness.atomic import atomic_write
 from harness.provenance import code_version
 from harness.report.evaluation_report import markdown_table
+from harness.report.figures import save
+from harness.report.reproduce_figures import table_figure
 from harness.reproduce.published import published
 
 
@@ -54,6 +56,11 @@ def frame(rows: list[Row]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def measured_rows(data: pd.DataFrame) -> pd.Series:
+    """Which rows of a table's frame (or its rows.csv, where an empty reason reads as NaN) were measured."""
+    return data["reason"].astype("string").fillna("") == ""
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     import torch
@@ -77,13 +84,16 @@ def write_results(out: str | Path, table: str, preset: str, rows: list[Row], ext
     )[["row", "dataset", "metric", "measured", "published", "difference", "n", "seconds"]]
     provenance = {"table": table, "preset": preset, "machine": machine(), "harness_version": code_version(),
                   "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
-    lines = [f"# {table} (preset {preset})", "", markdown_table(shown), ""]
+    lines = [f"# {table} (preset {preset})", "", markdown_table(shown), "",
+             "![measured (points with interval or std) beside published (hollow)](figure.png)", ""]
     sources = sorted({s for s in data["source"] if s})
     where = provenance["machine"]
     gpu = f", {where['gpu']}" if "gpu" in where else ""
     lines += [f"Published: {'; '.join(sources)}." if sources else "No published numbers for this table.", "",
               f"Machine: {where['platform']}, {where['cpus']} CPUs, torch {where['torch']}{gpu}; harness "
               f"{provenance['harness_version']}. Settings of every row: `rows.csv`.", ""]
+    out.mkdir(parents=True, exist_ok=True)
+    save(table_figure(data), out, "figure")
     atomic_write(out / "rows.csv", lambda tmp: data.to_csv(tmp, index=False))
     atomic_write(out / "table.md", lambda tmp: Path(tmp).write_text("\n".join(lines)))
     atomic_write(out / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2) + "\n"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.reproduce.inputs import Inputs
 from harness.reproduce.results import Row
 
 #: dataset -> (proxy head dataset, ground-truth dataset, split): the zero-cost code queries cifar10-valid for CIFAR-10
@@ -25,8 +26,7 @@ PRESETS = {"tiny": ZeroCostPreset("sample:12:0", ("synflow", "snip", "naswot", "
            "cpu": ZeroCostPreset("sample:100:0"), "gpu": ZeroCostPreset("all"), "paper": ZeroCostPreset("all")}
 
 
-def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: str | None, seed: int = 0,
-        progress: bool = True) -> list[Row]:
+def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.evaluate import evaluate_scores
     from harness.data import missing_images
     from harness.proxies import ProxyContext, get_proxy
@@ -35,24 +35,25 @@ def run(preset: str, out: Path, *, oracle, data_root: str | None, splits_dir: st
     settings = PRESETS[preset]
     rows = []
     for dataset, (head, truth_dataset, split) in TARGETS.items():
-        why = missing_images(head, data_root)
+        why = missing_images(head, inputs.data_root)
         for name in settings.proxies:
             proxy = get_proxy(name)
             common = {"table": "zero-cost", "row": name, "dataset": dataset}
             if "images" in proxy.needs and why:
                 rows += [Row(**common, metric=m, reason=why) for m in ("spearman_rho", "kendall_tau")]
                 continue
-            context = ProxyContext(dataset=head, data_root=data_root if "images" in proxy.needs else None,
-                                   splits_dir=splits_dir, seed=seed)
+            context = ProxyContext(dataset=head, data_root=inputs.data_root if "images" in proxy.needs else None,
+                                   splits_dir=inputs.splits_dir, seed=inputs.seed)
             scored = score_cells(proxy, settings.cells, context, out / "scores" / f"{name}-{dataset}.csv",
-                                 order=oracle.order, table_hash=oracle.table_hash, progress=progress)
-            truth = oracle.accuracy(scored.cells, dataset=truth_dataset, split=split)
-            metrics = evaluate_scores(truth, scored.scores, n_boot=settings.n_boot, seed=seed).set_index("label")
+                                 order=inputs.oracle.order, table_hash=inputs.oracle.table_hash,
+                                 progress=inputs.progress)
+            truth = inputs.oracle.accuracy(scored.cells, dataset=truth_dataset, split=split)
+            metrics = evaluate_scores(truth, scored.scores, n_boot=settings.n_boot, seed=inputs.seed).set_index("label")
             for metric in ("spearman_rho", "kendall_tau"):
                 r = metrics.loc[metric]
                 rows.append(Row(**common, metric=metric, value=float(r["value"]), ci_low=float(r["ci_low"]),
                                 ci_high=float(r["ci_high"]), n=int(r["n_cells"]),
                                 seconds=float(scored.provenance["seconds"]),
                                 settings={"cells": settings.cells, "truth": f"{truth_dataset}/{split}@200",
-                                          "seed": seed, "proxy_version": proxy.version}))
+                                          "seed": inputs.seed, "proxy_version": proxy.version}))
     return rows

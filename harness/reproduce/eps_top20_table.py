@@ -1,0 +1,121 @@
+"""The eps-top20 table: EPS's observation that a supernet ranks the whole space far better than its ground-truth
+top 20%, measured for each supernet proxy (Kendall tau over the scored cells and inside their ground-truth top 20%),
+and EPS itself: the test accuracy of its pick beside the published 94.34 +- 0.04 on CIFAR-10.
+
+The proxies score the abs-correlation table's supernets with its settings (`harness.reproduce.supernets`), so a
+main job that runs both tables trains and scores each supernet once. EPS trains its own supernet inside its
+population (`out/runs/eps-DATASET-seedS`, resumed when rerun). Ground truth as ABS and NB201: CIFAR-10
+`cifar10/ori-test@200`, the others `x-test@200`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from harness.reproduce import abs_correlation_table
+from harness.reproduce.abs_correlation_table import AbsPreset, score_name
+from harness.reproduce.inputs import Inputs
+from harness.reproduce.results import Row
+from harness.shrink.eps import EpsSettings
+
+#: row -> (proxy, its settings): the supernet proxies of the abs-correlation table
+PROXIES = {row: spec for row, spec in abs_correlation_table.ROWS.items() if spec is not None}
+METRICS = ("kendall_tau", "top20_kendall_tau")
+
+
+@dataclass(frozen=True)
+class EpsTop20Preset:
+    supernets: AbsPreset  # the abs-correlation preset whose supernets and samples the proxies use
+    eps: EpsSettings
+    eps_runs: int  # seeded EPS runs per dataset
+
+
+PRESETS = {
+    "tiny": EpsTop20Preset(abs_correlation_table.PRESETS["tiny"],
+                           EpsSettings(population=6, generations=2, epochs_per_generation=1, first_epochs=1,
+                                       n_children=2, valid_batches=1), 1),
+    "cpu": EpsTop20Preset(abs_correlation_table.PRESETS["cpu"],
+                          EpsSettings(population=50, generations=8, epochs_per_generation=2, first_epochs=8), 1),
+    "gpu": EpsTop20Preset(abs_correlation_table.PRESETS["gpu"], EpsSettings(first_epochs=50, epochs_per_generation=10),
+                          3),
+    "paper": EpsTop20Preset(abs_correlation_table.PRESETS["paper"],
+                            EpsSettings(first_epochs=50, epochs_per_generation=10), 3),
+}
+
+
+def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
+    from harness.data import missing_images
+
+    settings = PRESETS[preset]
+    rows = []
+    for dataset, (supernet_dataset, truth_dataset, split) in abs_correlation_table.TARGETS.items():
+        why = missing_images(supernet_dataset, inputs.data_root)
+        if why:
+            rows += [Row("eps-top20", row, dataset, metric, reason=why) for row in PROXIES for metric in METRICS]
+            rows += [Row("eps-top20", "EPS", dataset, metric, reason=why) for metric in ("best_test", "pick_rank")]
+            continue
+        truth_of = (truth_dataset, split)
+        rows += _proxy_rows(settings.supernets, inputs, dataset, supernet_dataset, truth_of)
+        rows += _eps_rows(settings, out, inputs, dataset, supernet_dataset, truth_of)
+    return rows
+
+
+def _proxy_rows(supernets: AbsPreset, inputs: Inputs, dataset: str, supernet_dataset: str, truth_of) -> list[Row]:
+    """Global and top-20% Kendall tau of each supernet proxy, mean +- std over the supernet seeds."""
+    from harness.analysis.metrics import kendall_tau, top_k_kendall
+    from harness.reproduce.supernets import supernet, supernet_scores
+
+    n_cells = len(inputs.oracle.cells())
+    sample = f"sample:{supernets.sample}:{inputs.seed}" if supernets.sample < n_cells else "all"
+    seeds = range(inputs.seed, inputs.seed + supernets.seeds)
+    measured = {(row, metric): [] for row in PROXIES for metric in METRICS}
+    seconds = dict.fromkeys(PROXIES, 0.0)
+    for s in seeds:
+        run_dir, config, trained = supernet(inputs, supernet_dataset, s, supernets.supernet)
+        for row, (name, extra) in PROXIES.items():
+            cells = "all" if name == "angle" else sample
+            proxy_settings = {**extra, **(supernets.images if name != "angle" else {})}
+            scored = supernet_scores(inputs, run_dir, config, name, cells, proxy_settings,
+                                     score_name(name, proxy_settings, cells))
+            truth = inputs.oracle.accuracy(scored.cells, dataset=truth_of[0], split=truth_of[1])
+            measured[(row, "kendall_tau")].append(kendall_tau(truth, scored.scores))
+            measured[(row, "top20_kendall_tau")].append(top_k_kendall(truth, scored.scores, 20))
+            seconds[row] += trained + scored.provenance["seconds"]
+    rows = []
+    for (row, metric), values in measured.items():
+        name = PROXIES[row][0]
+        rows.append(Row("eps-top20", row, dataset, metric, value=float(np.mean(values)),
+                        std=float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"),
+                        n=n_cells if name == "angle" else supernets.sample, seconds=seconds[row] / len(seeds),
+                        settings={"seeds": [seeds[0], seeds[-1]], "supernet": supernets.supernet,
+                                  "cells": "all" if name == "angle" else sample, "top_percent": 20,
+                                  "truth": f"{truth_of[0]}/{truth_of[1]}@200", **supernets.images}))
+    return rows
+
+
+def _eps_rows(settings: EpsTop20Preset, out: Path, inputs: Inputs, dataset: str, supernet_dataset: str,
+              truth_of) -> list[Row]:
+    """EPS's pick: its test accuracy and global rank, mean +- std over seeded runs."""
+    from harness.reproduce.supernets import supernet_settings
+    from harness.shrink.eps import run_eps
+
+    cells, truth = inputs.oracle.cells(), inputs.oracle.accuracy(dataset=truth_of[0], split=truth_of[1])
+    seeds = range(inputs.seed, inputs.seed + settings.eps_runs)
+    overrides = {k: v for k, v in settings.supernets.supernet.items() if k != "epochs"}  # EPS sets the epochs
+    picks, seconds = [], 0.0
+    for s in seeds:
+        config = supernet_settings(inputs, supernet_dataset, s, overrides)
+        history = run_eps(replace(settings.eps, seed=s), out / "runs" / f"eps-{dataset}-seed{s}", cells=cells,
+                          truth=truth, train_config=config, progress=inputs.progress)
+        picks.append(history[-1]["pick"])
+        seconds += sum(record["seconds"] for record in history)
+    common = {"table": "eps-top20", "row": "EPS", "dataset": dataset, "n": len(seeds), "seconds": seconds / len(seeds),
+              "settings": {"seeds": [seeds[0], seeds[-1]], "eps": settings.eps.__dict__, "supernet": overrides,
+                           "picks": [p["arch"] for p in picks], "truth": f"{truth_of[0]}/{truth_of[1]}@200"}}
+    rows = []
+    for metric, key in (("best_test", "truth"), ("pick_rank", "global_rank")):
+        values = [p[key] for p in picks]
+        rows.append(Row(**common, metric=metric, value=float(np.mean(values)),
+                        std=float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")))
+    return rows

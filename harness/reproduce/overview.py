@@ -1,0 +1,55 @@
+"""The main job's overview: what each table measured and cost, and the cost-quality chart across all of them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.atomic import atomic_write
+from harness.report.evaluation_report import markdown_table
+from harness.report.figures import save
+from harness.report.reproduce_figures import QUALITY_METRIC, cost_quality_figure, cost_quality_points
+from harness.reproduce.results import measured_rows
+
+
+def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
+    """`out/reproduce.md` (one line per table, the chart, the points by quality), `out/cost-quality.csv` and
+    `out/cost-quality.png|svg`, from the tables under `out`; returns the chart's points."""
+    out = Path(out)
+    frames, lines, machine = [], [], None
+    for table in tables:
+        if not (out / table / "rows.csv").is_file():
+            lines.append({"table": table, "measured": 0, "not run": 0, "seconds": "", "compared": "not measured yet",
+                          "harness": ""})
+            continue
+        frame = pd.read_csv(out / table / "rows.csv")
+        provenance = json.loads((out / table / "provenance.json").read_text())
+        machine = machine or provenance["machine"]
+        frames.append(frame)
+        ran = measured_rows(frame)
+        compared = frame[ran & frame["published"].notna()]
+        lines.append({"table": f"[{table}]({table}/table.md)", "measured": int(ran.sum()),
+                      "not run": int((~ran).sum()), "seconds": f"{provenance.get('seconds', float('nan')):.0f}",
+                      "compared": f"{len(compared)} rows, median |difference| "
+                                  f"{compared['difference'].abs().median():.3f}" if len(compared) else "none",
+                      "harness": provenance["harness_version"]})
+    points = cost_quality_points(frames)
+    save(cost_quality_figure(points), out, "cost-quality")
+    atomic_write(out / "cost-quality.csv", lambda tmp: points.to_csv(tmp, index=False))
+    ranked = points.sort_values(["dataset", QUALITY_METRIC], ascending=[True, False])
+    ranked = ranked.assign(kendall_tau=ranked[QUALITY_METRIC].map("{:.3f}".format),
+                           seconds=ranked["seconds"].map("{:.1f}".format))
+    text = [f"# Reproduced tables (preset {preset})", "",
+            "Written by `harness reproduce all`; each table's own page has its rows beside the published numbers, "
+            "intervals, settings (`rows.csv`) and figure.", "", markdown_table(pd.DataFrame(lines)), ""]
+    if machine:
+        gpu = f", {machine['gpu']}" if "gpu" in machine else ""
+        text += [f"Machine: {machine['platform']}, {machine['cpus']} CPUs, torch {machine['torch']}{gpu}.", ""]
+    text += ["## Cost against quality", "",
+             "Kendall tau against the seconds each measurement took (supernet training included; a row's cells in "
+             "brackets). Points over fewer cells have wider intervals: see each table.", "",
+             "![Kendall tau against seconds](cost-quality.png)", "",
+             markdown_table(ranked[["dataset", "table", "row", "kendall_tau", "n", "seconds"]]), ""]
+    atomic_write(out / "reproduce.md", lambda tmp: Path(tmp).write_text("\n".join(text)))
+    return points
