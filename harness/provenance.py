@@ -11,14 +11,20 @@ from harness import __version__
 
 @cache
 def code_version() -> str:
-    """The package version, plus the git commit (and `.dirty`) when running from a checkout."""
+    """The package version, plus the git commit and `.dirty` when the package's own files differ from it, when
+    running from a checkout (results the harness writes into the checkout, such as reports/, do not count)."""
     here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
     try:
-        out = subprocess.run(["git", "-C", str(here), "describe", "--always", "--dirty=.dirty", "--abbrev=12"],
-                             capture_output=True, text=True, timeout=5)
+        commit = git("rev-parse", "--short=12", "HEAD")
+        changed = commit and git("status", "--porcelain", "--", ".")
     except (OSError, subprocess.TimeoutExpired):
         return __version__
-    return f"{__version__}+g{out.stdout.strip()}" if out.returncode == 0 and out.stdout.strip() else __version__
+    return f"{__version__}+g{commit}{'.dirty' if changed else ''}" if commit else __version__
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:

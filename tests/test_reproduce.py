@@ -38,6 +38,11 @@ def test_zero_cost_table_marks_missing_images_and_compares_with_the_paper(table_
     assert not math.isnan(rows.loc[("synflow", "ImageNet16-120", "kendall_tau"), "value"])  # synflow needs no images
     tidy = pd.read_csv(tmp_path / "rows.csv")
     assert len(tidy) == len(rows) and (tmp_path / "scores" / "snip-cifar10.csv").is_file()
+    other = reproduce("zero-cost", "tiny", tmp_path / "seed1", oracle=table_oracle, data_root=str(cifar10_root),
+                      splits_dir=str(nb201_dir / "splits"), seed=1, progress=False)
+    other = other.set_index(["row", "dataset", "metric"]).sort_index()  # another seed samples other cells
+    assert other.loc[("synflow", "cifar10", "spearman_rho"), "value"] != synflow["value"]
+    assert json.loads(other.loc[("synflow", "cifar10", "spearman_rho"), "settings"])["cells"] == "sample:12:1"
 
 
 def test_reproduce_command_refuses_unknown_presets(table_oracle, tmp_path, capsys):
@@ -59,6 +64,9 @@ def test_abs_correlation_table_trains_a_supernet_per_seed(table_oracle, cifar10_
         assert not math.isnan(measured["value"]) and not math.isnan(measured["std"]), row
         assert "ImageNet16" in rows.loc[(row, "ImageNet16-120"), "reason"]
     assert rows.loc[("angle", "cifar10"), "published"] == 0.575 and rows.loc[("rebn", "cifar10"), "n"] == 20
+    other = reproduce("abs-correlation", "tiny", tmp_path / "seed1", oracle=table_oracle, data_root=str(cifar10_root),
+                      splits_dir=str(nb201_dir / "splits"), seed=1, progress=False).set_index(["row", "dataset"])
+    assert other.loc[("rebn", "cifar10"), "value"] != rows.loc[("rebn", "cifar10"), "value"]
 
 
 def test_econas_table_ranks_by_reduced_training_and_reports_the_budget(table_oracle, cifar10_root, nb201_dir,
@@ -69,6 +77,9 @@ def test_econas_table_ranks_by_reduced_training_and_reports_the_budget(table_ora
     assert rows["value"].notna().all() and (rows["n"] == 6).all() and (rows["seconds"] > 0).all()
     hierarchical = json.loads(rows["settings"].iloc[-1])
     assert hierarchical["budget_epochs"] == 6 * 1 + 3 * 1 and hierarchical["flat_budget_epochs"] == 12
+    other = reproduce("econas", "tiny", tmp_path / "seed1", oracle=table_oracle, data_root=str(cifar10_root),
+                      splits_dir=str(nb201_dir / "splits"), seed=1, progress=False)
+    assert not other["value"].equals(rows["value"])
     none = reproduce("econas", "tiny", tmp_path / "none", oracle=table_oracle, data_root=str(tmp_path / "empty"),
                      progress=False)
     assert none["reason"].str.contains("does not exist").all()

@@ -82,13 +82,14 @@ def grad_norm_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def fisher_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fisher: over every conv output a, 0.5 * sum over channels of the batch mean of (sum_spatial a * dL/da)^2."""
-    pairs = []
+    outputs, grads = [], {}
 
     def keep(module, inputs, output):
         if output.requires_grad:
-            entry = [output, None]
-            output.register_hook(lambda g: entry.__setitem__(1, g))
-            pairs.append(entry)
+            # the hook must not hold `output`: a tensor <-> hook cycle outlives the call until Python's cyclic
+            # collector runs, which object counts trigger, not the gigabytes such cycles hold
+            output.register_hook(functools.partial(grads.__setitem__, len(outputs)))
+            outputs.append(output.detach())
 
     handles = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, nn.Conv2d)]
     try:
@@ -96,8 +97,8 @@ def fisher_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     finally:
         for h in handles:
             h.remove()
-    return float(sum((a.detach() * g).sum((2, 3)).pow(2).mean(0).mul(0.5).sum().item()
-                     for a, g in pairs if g is not None))
+    return float(sum((a * grads[i]).sum((2, 3)).pow(2).mean(0).mul(0.5).sum().item()
+                     for i, a in enumerate(outputs) if i in grads))
 
 
 def grasp_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

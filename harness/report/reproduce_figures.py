@@ -46,10 +46,11 @@ def _error(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cost_quality_points(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Every measured Kendall tau that has the seconds it cost, from the tables' frames: one point per table, row,
-    dataset and setting."""
+    """Every measured Kendall tau that has the seconds it cost, from the tables' frames: one point per row, dataset
+    and setting (a measurement two tables share, such as a supernet proxy in abs-correlation and eps-top20, once)."""
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["metric"])
     points = data[(data["metric"] == QUALITY_METRIC) & data["value"].notna() & (data["seconds"] > 0)]
+    points = points.drop_duplicates(["row", "dataset", "value", "seconds", "n"])
     return points[["table", "row", "dataset", "value", "std", "ci_low", "ci_high", "n", "seconds",
                    "settings"]].rename(columns={"value": QUALITY_METRIC}).reset_index(drop=True)
 

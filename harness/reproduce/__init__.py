@@ -69,6 +69,7 @@ def reproduce_all(preset: str, out: str | Path, *, oracle, tables=MAIN_ORDER, fo
     """The main job: every table at `preset` into `out/TABLE/`, supernets shared in `out/runs/`, then the overview
     (`out/reproduce.md`, the cost-quality chart). Prints a line per table as it starts and ends; options as for
     `reproduce`."""
+    import resource
     import time
 
     from harness.reproduce.overview import write_overview
@@ -86,6 +87,8 @@ def reproduce_all(preset: str, out: str | Path, *, oracle, tables=MAIN_ORDER, fo
         start = time.perf_counter()
         frame = reproduce(table, preset, out / table, oracle=oracle, runs=out / "runs", force=force, **options)
         measured = int(measured_rows(frame).sum())
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB (ru_maxrss is in KiB on Linux)
         print(f"[{i}/{len(tables)}] {table}: {measured} of {len(frame)} rows measured, "
-              f"{time.perf_counter() - start:.0f} s (total {time.perf_counter() - began:.0f} s)", flush=True)
+              f"{time.perf_counter() - start:.0f} s (total {time.perf_counter() - began:.0f} s, peak memory "
+              f"{peak:.1f} GiB)", flush=True)
     return write_overview(out, preset, tables)

@@ -4,7 +4,8 @@ with re-calibrated BN, and the angle, over several supernet seeds, for each data
 Each seed trains one SPOS supernet with ABS's recipe on the dataset's search split (`harness.reproduce.supernets`:
 resumed or reused when rerun, shared with eps-top20); the angle scores all 15,625 cells, the accuracies a seeded
 sample (`sample` cells); the value is the mean over seeds with its std, as ABS reports. The angle over the cells
-alone (without the fixed layers) is a diagnostic row. Ground truth as ABS: CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`.
+alone (without the fixed layers) is a diagnostic row. Ground truth as ABS: CIFAR-10 `cifar10/ori-test@200`, the
+others `x-test@200`.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
 
     settings = PRESETS[preset]
     all_cells = inputs.oracle.cells()
-    sample = f"sample:{settings.sample}:{inputs.seed}" if settings.sample < len(all_cells) else "all"
+    sample = inputs.sample(settings.sample)
     seeds = range(inputs.seed, inputs.seed + settings.seeds)
     rows = []
     for dataset, (supernet_dataset, truth_dataset, split) in TARGETS.items():
@@ -88,5 +89,5 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
 
 def score_name(proxy: str, settings: dict, cells: str) -> str:
     """The file name of a proxy's scores on a supernet: the proxy, its settings and the cells."""
-    parts = [proxy, *(f"{k}{v}" for k, v in sorted(settings.items())), cells.replace(":", "")]
+    parts = [proxy, *(f"{k}{v}" for k, v in sorted(settings.items())), cells.replace(":", "_")]
     return "-".join(parts)

@@ -63,7 +63,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                                device=device, seed=inputs.seed,
                                settings={k: v for k, v in proxy_settings.items() if k != "device"})
         slug = name.replace(" ", "_").replace("=", "").replace("[", "").replace("]", "").replace(",", "-")
-        scored = score_cells(get_proxy(proxy), f"sample:{settings.cells}:{inputs.seed}", context,
+        scored = score_cells(get_proxy(proxy), inputs.sample(settings.cells), context,
                              out / "scores" / f"{slug}.csv", order=inputs.oracle.order,
                              table_hash=inputs.oracle.table_hash, progress=inputs.progress)
         truth = inputs.oracle.accuracy(scored.cells, dataset=TRUTH[0], split=TRUTH[1])

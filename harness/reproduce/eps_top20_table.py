@@ -67,7 +67,7 @@ def _proxy_rows(supernets: AbsPreset, inputs: Inputs, dataset: str, supernet_dat
     from harness.reproduce.supernets import supernet, supernet_scores
 
     n_cells = len(inputs.oracle.cells())
-    sample = f"sample:{supernets.sample}:{inputs.seed}" if supernets.sample < n_cells else "all"
+    sample = inputs.sample(supernets.sample)
     seeds = range(inputs.seed, inputs.seed + supernets.seeds)
     measured = {(row, metric): [] for row in PROXIES for metric in METRICS}
     seconds = dict.fromkeys(PROXIES, 0.0)

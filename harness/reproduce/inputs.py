@@ -16,3 +16,8 @@ class Inputs:
     splits_dir: str | None = None
     seed: int = 0
     progress: bool = True
+
+    def sample(self, count: int) -> str:
+        """The cells spec (`harness.proxies.scoring.select_cells`) of `count` cells drawn with the run's seed, so
+        that another seed measures other cells; all cells when `count` covers the space."""
+        return f"sample:{count}:{self.seed}" if count < len(self.oracle.cells()) else "all"

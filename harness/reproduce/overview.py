@@ -31,13 +31,15 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
         compared = frame[ran & frame["published"].notna()]
         lines.append({"table": f"[{table}]({table}/table.md)", "measured": int(ran.sum()),
                       "not run": int((~ran).sum()), "seconds": f"{provenance.get('seconds', float('nan')):.0f}",
-                      "compared": f"{len(compared)} rows, median |difference| "
+                      "compared": f"{len(compared)} rows, median absolute difference "
                                   f"{compared['difference'].abs().median():.3f}" if len(compared) else "none",
                       "harness": provenance["harness_version"]})
     points = cost_quality_points(frames)
     save(cost_quality_figure(points), out, "cost-quality")
     atomic_write(out / "cost-quality.csv", lambda tmp: points.to_csv(tmp, index=False))
-    ranked = points.sort_values(["dataset", QUALITY_METRIC], ascending=[True, False])
+    order = {dataset: i for i, dataset in enumerate(dict.fromkeys(points["dataset"]))}
+    ranked = points.assign(order=points["dataset"].map(order)).sort_values(["order", QUALITY_METRIC],
+                                                                            ascending=[True, False])
     ranked = ranked.assign(kendall_tau=ranked[QUALITY_METRIC].map("{:.3f}".format),
                            seconds=ranked["seconds"].map("{:.1f}".format))
     text = [f"# Reproduced tables (preset {preset})", "",

@@ -17,13 +17,13 @@ PROXIES = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "nasw
 
 @dataclass(frozen=True)
 class ZeroCostPreset:
-    cells: str  # a `select_cells` spec
+    cells: int  # a seeded sample of this many cells (the run's seed); 15,625: all of them
     proxies: tuple[str, ...] = PROXIES
     n_boot: int = 1000
 
 
-PRESETS = {"tiny": ZeroCostPreset("sample:12:0", ("synflow", "snip", "naswot", "params"), n_boot=50),
-           "cpu": ZeroCostPreset("sample:100:0"), "gpu": ZeroCostPreset("all"), "paper": ZeroCostPreset("all")}
+PRESETS = {"tiny": ZeroCostPreset(12, ("synflow", "snip", "naswot", "params"), n_boot=50),
+           "cpu": ZeroCostPreset(100), "gpu": ZeroCostPreset(15625), "paper": ZeroCostPreset(15625)}
 
 
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
@@ -33,6 +33,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.proxies.scoring import score_cells
 
     settings = PRESETS[preset]
+    cells = inputs.sample(settings.cells)
     rows = []
     for dataset, (head, truth_dataset, split) in TARGETS.items():
         why = missing_images(head, inputs.data_root)
@@ -44,7 +45,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                 continue
             context = ProxyContext(dataset=head, data_root=inputs.data_root if "images" in proxy.needs else None,
                                    splits_dir=inputs.splits_dir, seed=inputs.seed)
-            scored = score_cells(proxy, settings.cells, context, out / "scores" / f"{name}-{dataset}.csv",
+            scored = score_cells(proxy, cells, context, out / "scores" / f"{name}-{dataset}.csv",
                                  order=inputs.oracle.order, table_hash=inputs.oracle.table_hash,
                                  progress=inputs.progress)
             truth = inputs.oracle.accuracy(scored.cells, dataset=truth_dataset, split=split)
@@ -54,6 +55,6 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                 rows.append(Row(**common, metric=metric, value=float(r["value"]), ci_low=float(r["ci_low"]),
                                 ci_high=float(r["ci_high"]), n=int(r["n_cells"]),
                                 seconds=float(scored.provenance["seconds"]),
-                                settings={"cells": settings.cells, "truth": f"{truth_dataset}/{split}@200",
+                                settings={"cells": cells, "truth": f"{truth_dataset}/{split}@200",
                                           "seed": inputs.seed, "proxy_version": proxy.version}))
     return rows
