@@ -37,11 +37,7 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
     from harness.reproduce.inputs import Inputs
     from harness.reproduce.results import write_results
 
-    if table not in TABLES:
-        raise HarnessError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
-    module = importlib.import_module(f"harness.reproduce.{TABLES[table]}")
-    if preset not in module.PRESETS:
-        raise HarnessError(f"unknown preset {preset!r} for {table}; presets: {', '.join(module.PRESETS)}")
+    module = _table_module(table, preset)
     out = Path(out)
     identity = {"table": table, "preset": preset, "preset_settings": repr(module.PRESETS[preset]), "seed": seed,
                 "data_root": data_root, "harness_version": code_version(), "table_hash": oracle.table_hash}
@@ -53,6 +49,16 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
     rows = module.run(preset, out, inputs)
     extra = {**identity, "seconds": time.perf_counter() - began, "ground_truth": oracle.provenance}
     return write_results(out, table, preset, rows, extra)
+
+
+def _table_module(table: str, preset: str):
+    """The table's module, once `table` and `preset` are known to exist (else a clear error)."""
+    if table not in TABLES:
+        raise HarnessError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+    module = importlib.import_module(f"harness.reproduce.{TABLES[table]}")
+    if preset not in module.PRESETS:
+        raise HarnessError(f"unknown preset {preset!r} for {table}; presets: {', '.join(module.PRESETS)}")
+    return module
 
 
 def _finished(out: Path, identity: dict) -> bool:
@@ -76,10 +82,7 @@ def reproduce_all(preset: str, out: str | Path, *, oracle, tables=MAIN_ORDER, fo
     from harness.reproduce.results import measured_rows
 
     for table in tables:  # refuse an unknown table or preset before anything runs
-        if table not in TABLES:
-            raise HarnessError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
-        if preset not in importlib.import_module(f"harness.reproduce.{TABLES[table]}").PRESETS:
-            raise HarnessError(f"unknown preset {preset!r} for {table}; presets: tiny, cpu, gpu, paper")
+        _table_module(table, preset)
     out = Path(out)
     began = time.perf_counter()
     for i, table in enumerate(tables, 1):

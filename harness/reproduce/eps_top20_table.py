@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from harness.reproduce import abs_correlation_table
-from harness.reproduce.abs_correlation_table import AbsPreset, score_name
+from harness.reproduce.abs_correlation_table import AbsPreset, supernet_proxy_scores
 from harness.reproduce.inputs import Inputs
-from harness.reproduce.results import Row
+from harness.reproduce.results import Row, over_seeds
 from harness.shrink.eps import EpsSettings
 
 #: row -> (proxy, its settings): the supernet proxies of the abs-correlation table
@@ -64,29 +62,21 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
 def _proxy_rows(supernets: AbsPreset, inputs: Inputs, dataset: str, supernet_dataset: str, truth_of) -> list[Row]:
     """Global and top-20% Kendall tau of each supernet proxy, mean +- std over the supernet seeds."""
     from harness.analysis.metrics import kendall_tau, top_k_kendall
-    from harness.reproduce.supernets import supernet, supernet_scores
 
     n_cells = len(inputs.oracle.cells())
     sample = inputs.sample(supernets.sample)
     seeds = range(inputs.seed, inputs.seed + supernets.seeds)
     measured = {(row, metric): [] for row in PROXIES for metric in METRICS}
     seconds = dict.fromkeys(PROXIES, 0.0)
-    for s in seeds:
-        run_dir, config, trained = supernet(inputs, supernet_dataset, s, supernets.supernet)
-        for row, (name, extra) in PROXIES.items():
-            cells = "all" if name == "angle" else sample
-            proxy_settings = {**extra, **(supernets.images if name != "angle" else {})}
-            scored = supernet_scores(inputs, run_dir, config, name, cells, proxy_settings,
-                                     score_name(name, proxy_settings, cells))
-            truth = inputs.oracle.accuracy(scored.cells, dataset=truth_of[0], split=truth_of[1])
-            measured[(row, "kendall_tau")].append(kendall_tau(truth, scored.scores))
-            measured[(row, "top20_kendall_tau")].append(top_k_kendall(truth, scored.scores, 20))
-            seconds[row] += trained + scored.provenance["seconds"]
+    for row, cells, scores, took in supernet_proxy_scores(supernets, inputs, supernet_dataset):
+        truth = inputs.oracle.accuracy(cells, dataset=truth_of[0], split=truth_of[1])
+        measured[(row, "kendall_tau")].append(kendall_tau(truth, scores))
+        measured[(row, "top20_kendall_tau")].append(top_k_kendall(truth, scores, 20))
+        seconds[row] += took
     rows = []
     for (row, metric), values in measured.items():
         name = PROXIES[row][0]
-        rows.append(Row("eps-top20", row, dataset, metric, value=float(np.mean(values)),
-                        std=float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"),
+        rows.append(Row("eps-top20", row, dataset, metric, **over_seeds(values),
                         n=n_cells if name == "angle" else supernets.sample, seconds=seconds[row] / len(seeds),
                         settings={"seeds": [seeds[0], seeds[-1]], "supernet": supernets.supernet,
                                   "cells": "all" if name == "angle" else sample, "top_percent": 20,
@@ -116,6 +106,5 @@ def _eps_rows(settings: EpsTop20Preset, out: Path, inputs: Inputs, dataset: str,
     rows = []
     for metric, key in (("best_test", "truth"), ("pick_rank", "global_rank")):
         values = [p[key] for p in picks]
-        rows.append(Row(**common, metric=metric, value=float(np.mean(values)),
-                        std=float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")))
+        rows.append(Row(**common, metric=metric, **over_seeds(values)))
     return rows

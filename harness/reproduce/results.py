@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.atomic import atomic_write
@@ -54,6 +55,11 @@ def frame(rows: list[Row]) -> pd.DataFrame:
         record["source"] = ref.source if ref else ""
         records.append(record)
     return pd.DataFrame(records)
+
+
+def over_seeds(values) -> dict:
+    """A value measured once per seed as `Row` fields: the mean, and the std over seeds when there are several."""
+    return {"value": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan}
 
 
 def measured_rows(data: pd.DataFrame) -> pd.Series:
