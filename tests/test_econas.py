@@ -89,7 +89,8 @@ def test_an_interrupted_hierarchical_job_resumes_its_runs(context, tmp_path, mon
 
 @pytest.mark.parametrize("dataset, settings, fragment", [
     ("cifar10", {}, "use --dataset cifar10-valid"),
-    ("cifar10-valid", {"channel": 4}, "unknown econas settings ['channel']"),
+    ("cifar10-valid", {"channel": 4}, "unknown setting(s) 'channel' for proxy 'econas'; the settings of 'econas' are "
+                                      "channels (int, default 4"),
     ("cifar10-valid", {"samples": 2}, "samples=2 is not a share in (0, 1]"),
 ])
 def test_econas_refuses_bad_requests(context, dataset, settings, fragment):

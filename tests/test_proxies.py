@@ -12,18 +12,19 @@ from harness.analysis.evaluate import evaluate_scores
 from harness.analysis.score_sets import read_scores
 from harness.cli.main import main
 from harness.errors import HarnessError
-from harness.proxies import ProxyContext, get_proxy, list_proxies, register_proxy
+from harness.proxies import ProxyContext, Setting, get_proxy, list_proxies, register_proxy
 from harness.proxies import registry
-from harness.proxies.scoring import _journal_meta, merge_shards, parse_shard, score_cells, select_cells
+from harness.proxies.scoring import job_identity, merge_shards, parse_shard, score_cells, select_cells
 from harness.space import encode, format_archs
 
 CALLS: list[int] = []
 
 
-@register_proxy("test_counting", description="number of conv edges; records how many cells it was asked for")
+@register_proxy("test_counting", description="number of conv edges; records how many cells it was asked for",
+                settings={"offset": Setting(float, 0.0, "added to every score")})
 def counting(cells, context):
     CALLS.append(len(cells))
-    return ((cells == 2) | (cells == 3)).sum(axis=1).astype(float) + context.settings.get("offset", 0)
+    return ((cells == 2) | (cells == 3)).sum(axis=1).astype(float) + context.settings["offset"]
 
 
 @register_proxy("test_needs_images", needs=("images",))
@@ -88,7 +89,7 @@ def test_an_interrupted_scoring_run_scores_only_the_rest(tmp_path):
     assert CALLS == [1, 2, 4, 8, 16, 32, 64, 128, 256]  # chunks double while quick, up to `chunk`
     assert not out.exists() and len((tmp_path / "counting.csv.partial").read_text().splitlines()) == 511
     CALLS.clear()
-    with pytest.raises(HarnessError, match="holds scores from another job"):
+    with pytest.raises(HarnessError, match="holds scores of another job or code .*offset"):
         score_cells(proxy, "sample:1000:3", ProxyContext(settings={"offset": 1}), out, progress=False)
     result = score_cells(proxy, "sample:1000:3", ProxyContext(), out, chunk=256, progress=False)
     assert sum(CALLS) == 1000 - 511
@@ -102,7 +103,7 @@ def test_a_cut_last_journal_line_is_scored_again(tmp_path):
     full = score_cells(proxy, "sample:20:1", ProxyContext(), out, progress=False)
     out.unlink()
     journal = Path(f"{out}.partial")
-    job = {"job": _journal_meta(proxy, ProxyContext(), "sample:20:1", None), "seconds": 0.0}
+    job = {"job": job_identity(proxy, ProxyContext(), "sample:20:1"), "seconds": 0.0}
     Path(f"{out}.partial.json").write_text(json.dumps(job))
     lines = [f"{a},{s!r}" for a, s in zip(format_archs(full.cells[:6]), full.scores[:6].tolist())]
     journal.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])  # the interruption cut the sixth line
@@ -163,5 +164,8 @@ def test_a_finished_score_file_of_the_same_job_is_reused(tmp_path):
     CALLS.clear()
     again = score_cells(proxy, "sample:30:4", ProxyContext(), out, progress=False)
     assert CALLS == [] and again.provenance["created_utc"] == first.provenance["created_utc"]
-    score_cells(proxy, "sample:30:4", ProxyContext(settings={"offset": 2}), out, progress=False)
-    assert sum(CALLS) == 30  # other settings: scored afresh
+    with pytest.raises(HarnessError, match=r"holds the scores of another job \(settings: .*'offset': 2.*--force"):
+        score_cells(proxy, "sample:30:4", ProxyContext(settings={"offset": 2}), out, progress=False)
+    assert CALLS == [] and read_scores(out).provenance["created_utc"] == first.provenance["created_utc"]
+    score_cells(proxy, "sample:30:4", ProxyContext(settings={"offset": 2}), out, progress=False, force=True)
+    assert sum(CALLS) == 30  # another job replaces a finished file only when forced

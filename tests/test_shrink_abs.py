@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.analysis import shrinking
-from harness.analysis.score_sets import ScoreSet, write_scores
+from harness.analysis.score_sets import ScoreSet
 from harness.analysis.shrunk_space import cells_in
 from harness.cli.main import main
 from harness.errors import HarnessError

@@ -31,16 +31,19 @@ def runs(cifar10_root, nb201_dir, tmp_path_factory):
 
 def _context(runs, kind="spos", **settings):
     return ProxyContext(dataset="cifar10-valid", data_root=runs["data_root"], splits_dir=runs["splits"],
-                        run_dir=runs[kind], settings={"calibration_images": 512, "batch_size": 128,
-                                                      "valid_images": 512, **settings})
+                        run_dir=runs[kind], settings=settings)
+
+
+#: small image budgets for the accuracies
+IMAGES = {"batch_size": 128, "valid_images": 512}
 
 
 def test_rebn_and_plain_accuracy_score_children(runs):
-    context = _context(runs)
+    context = _context(runs, **IMAGES, calibration_images=512)
     _, model = load_run(context)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rebn = get_proxy("rebn")(CELLS, context)
-    plain = get_proxy("supernet_acc")(CELLS, context)
+    plain = get_proxy("supernet_acc")(CELLS, replace(context, settings=IMAGES))
     assert rebn.shape == (6,) and ((rebn >= 0) & (rebn <= 100)).all() and not np.array_equal(rebn, plain)
     np.testing.assert_array_equal(get_proxy("rebn")(CELLS, context), rebn)  # deterministic
     after = load_run(context)[1].state_dict()

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from harness.analysis import GATE_METRICS
+from harness.cli.arguments import nonnegative_float, positive_int, seed_int
 from harness.errors import HarnessError
 
 SCORE_FILES = ("score files: CSV or parquet with 'arch' (arch string) and/or 'index' (official index) and 'score' "
@@ -20,8 +21,8 @@ def register(groups) -> None:
     ev.add_argument("scores", nargs="*", metavar="SCORES", help="score files (none: the baselines alone)")
     _target_args(ev, required=True)
     ev.add_argument("--out", default="reports/evaluation", help="report directory (default reports/evaluation)")
-    ev.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the resamples and the random baseline")
+    ev.add_argument("--n-boot", type=positive_int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+    ev.add_argument("--seed", type=seed_int, default=0, help="seed of the resamples and the random baseline")
     ev.add_argument("--iso", action="store_true", help="collapse cells to isomorphism classes first (class means)")
     ev.add_argument("--no-baselines", action="store_true", help="leave out the random, params and 12-epoch rows")
     ev.set_defaults(run=_evaluate)
@@ -36,8 +37,8 @@ def register(groups) -> None:
     _target_args(ck, required=False)
     ck.add_argument("--metrics", default=",".join(GATE_METRICS),
                     help=f"with --update: metric labels to gate on (default {','.join(GATE_METRICS)})")
-    ck.add_argument("--tolerance", type=float, default=0.02, help="with --update: allowed absolute drop (default 0.02)")
-    ck.add_argument("--sigmas", type=float, default=2.0,
+    ck.add_argument("--tolerance", type=nonnegative_float, default=0.02, help="with --update: allowed absolute drop (default 0.02)")
+    ck.add_argument("--sigmas", type=nonnegative_float, default=2.0,
                     help="with --update and several seeds: tolerance = this many standard deviations when larger")
     ck.set_defaults(run=_check)
 
@@ -46,7 +47,7 @@ def _target_args(parser, required: bool) -> None:
     parser.add_argument("--dataset", required=required, help="ground truth: cifar10-valid, cifar10, cifar100, "
                                                               "ImageNet16-120")
     parser.add_argument("--split", required=required, help="x-valid, x-test or ori-test")
-    parser.add_argument("--hp", type=int, default=200, help="training schedule of the ground truth (default 200)")
+    parser.add_argument("--hp", type=positive_int, default=200, help="training schedule of the ground truth (default 200)")
     parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
 
 

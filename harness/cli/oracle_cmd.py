@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from harness.cli.arguments import nonnegative_int, positive_int, seed_int
 from harness.oracle import Oracle, import_source
 
 PICKLE_WARNING = ("The official .pth and NATS-Bench files are pickles: importing one runs its unpickling, which can "
@@ -43,14 +44,14 @@ def register(groups) -> None:
     query.add_argument("arch", metavar="ARCH|INDEX", help="an arch string or an official index")
     _cache_arg(query)
     _where_args(query, required=False)
-    query.add_argument("--seed", type=int, help="one trial's values instead of the mean over seeds")
-    query.add_argument("--epoch", type=int, help="0-based epoch (199 is the last of 200) instead of the final one")
+    query.add_argument("--seed", type=seed_int, help="one trial's values instead of the mean over seeds")
+    query.add_argument("--epoch", type=nonnegative_int, help="0-based epoch (199 is the last of 200) instead of the final one")
     query.set_defaults(run=_query)
 
     top = commands.add_parser("top", help="the best cells on one metric")
     _cache_arg(top)
     _where_args(top, required=True)
-    top.add_argument("-k", type=int, default=10, help="how many cells (default 10)")
+    top.add_argument("-k", type=positive_int, default=10, help="how many cells (default 10)")
     top.set_defaults(run=_top)
 
 
@@ -61,7 +62,7 @@ def _cache_arg(parser) -> None:
 def _where_args(parser, required: bool) -> None:
     parser.add_argument("--dataset", required=required, help="cifar10-valid, cifar10, cifar100 or ImageNet16-120")
     parser.add_argument("--split", required=required, help="train, x-valid, x-test or ori-test")
-    parser.add_argument("--hp", type=int, default=None if not required else 200,
+    parser.add_argument("--hp", type=positive_int, default=None if not required else 200,
                         help="training schedule in epochs: 12 or 200" + (" (default 200)" if required else ""))
     parser.add_argument("--metric", default="accuracy", help="accuracy or loss (default accuracy)")
 

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from harness.cli.arguments import json_settings, seed_int
 
 
 def register(groups) -> None:
     proxies = groups.add_parser("proxies", help="the proxies the harness knows (built in and from plugins)")
     sub = proxies.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("list", help="each proxy with what it needs").set_defaults(run=_list)
+    sub.add_parser("list", help="each proxy with what it needs and its settings (types and defaults)").set_defaults(
+        run=_list)
 
     score = groups.add_parser("score", help="score cells with a proxy into a score file (resumable, shardable)",
                               description="Score cells with PROXY. An interrupted run keeps what it scored in "
@@ -21,10 +23,12 @@ def register(groups) -> None:
     score.add_argument("--splits", help="the benchmark's split files")
     score.add_argument("--run", dest="run_dir", help="a run directory from `harness train` (for supernet proxies)")
     score.add_argument("--device", default="cpu")
-    score.add_argument("--seed", type=int, default=0)
-    score.add_argument("--settings", default="{}", help="proxy-specific settings as JSON")
+    score.add_argument("--seed", type=seed_int, default=0)
+    score.add_argument("--settings", default="{}", help="the proxy's settings as a JSON object (`harness proxies list` "
+                                                        "shows each proxy's, with types and defaults)")
     score.add_argument("--shard", help="i/n: score every n-th selected cell from the i-th; join with merge-scores")
     score.add_argument("--cache", help="ground truth, to add official indices to the file (optional)")
+    score.add_argument("--force", action="store_true", help="replace a finished --out that holds another job's scores")
     score.add_argument("--quiet", action="store_true")
     score.set_defaults(run=_score)
 
@@ -50,24 +54,25 @@ def _list(args: argparse.Namespace) -> int:
 
     for proxy in list_proxies():
         needs = ", ".join(proxy.needs) or "nothing"
-        print(f"{proxy.name:<16} v{proxy.version:<4} needs {needs:<24} {proxy.description}")
+        print(f"{proxy.name:<20} v{proxy.version:<4} needs {needs:<24} {proxy.description}")
+        for name, setting in proxy.settings.items():
+            print(f"{'':<26} setting {name}: {setting.describe()}")
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    from harness.errors import HarnessError
     from harness.proxies import ProxyContext, get_proxy
     from harness.proxies.scoring import parse_shard, score_cells
 
-    try:
-        settings = json.loads(args.settings)
-    except ValueError as exc:
-        raise HarnessError(f"--settings must be a JSON object, got {args.settings!r} ({exc})") from None
+    proxy = get_proxy(args.proxy)
     context = ProxyContext(dataset=args.dataset, data_root=args.data_root, splits_dir=args.splits, run_dir=args.run_dir,
-                           device=args.device, seed=args.seed, settings=settings)
-    result = score_cells(get_proxy(args.proxy), args.cells, context, args.out, shard=parse_shard(args.shard),
-                         progress=not args.quiet, **_ground_truth(args.cache))
-    print(f"wrote {args.out}: {len(result.scores)} cells, {result.provenance['seconds_per_cell'] * 1e3:.2f} ms/cell")
+                           device=args.device, seed=args.seed,
+                           settings=proxy.resolve_settings(json_settings(args.settings)))
+    result = score_cells(proxy, args.cells, context, args.out, shard=parse_shard(args.shard),
+                         progress=not args.quiet, force=args.force, **_ground_truth(args.cache))
+    verb = "reused the finished" if result.source else "wrote"
+    print(f"{verb} {args.out}: {len(result.scores)} cells, {result.provenance['seconds_per_cell'] * 1e3:.2f} ms/cell "
+          f"(code {result.provenance['code_hash']})")
     return 0
 
 

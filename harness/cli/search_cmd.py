@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from harness.analysis.search import PROTOCOL
+from harness.cli.arguments import positive_int, seed_int
 from harness.errors import HarnessError
 
 METHOD_NAMES = {"random": "random search", "rea": "REA", "weaknas": "WeakNAS"}
@@ -25,9 +26,9 @@ def register(groups) -> None:
                     "Writes history.parquet, summary.csv, summary.md and provenance.json into --out.")
     search.add_argument("method", choices=list(METHOD_NAMES), metavar="METHOD", help="random, rea or weaknas")
     search.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL), help="default cifar10")
-    search.add_argument("--budget", type=int, default=1000, help="distinct cells queried per run (default 1000)")
-    search.add_argument("--runs", type=int, default=100, help="seeded runs (default 100)")
-    search.add_argument("--seed", type=int, default=0, help="seed of the first run; run i uses seed + i (default 0)")
+    search.add_argument("--budget", type=positive_int, default=1000, help="distinct cells queried per run (default 1000)")
+    search.add_argument("--runs", type=positive_int, default=100, help="seeded runs (default 100)")
+    search.add_argument("--seed", type=seed_int, default=0, help="seed of the first run; run i uses seed + i (default 0)")
     search.add_argument("--predictor", help="weaknas only: mlp (default), random_forest or gbdt")
     search.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
     search.add_argument("--out", help="output directory (default reports/search/METHOD[-PREDICTOR]-DATASET)")

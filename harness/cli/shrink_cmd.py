@@ -3,11 +3,11 @@ supernet), and the population methods EPS and AutoSpace, whose supernet trains i
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from harness.analysis.search import GAIN_RUNS, PROTOCOL, protocol_columns, search_gain
+from harness.cli.arguments import json_settings, nonnegative_int, positive_float, positive_int
 from harness.cli.train_cmd import training_args
 from harness.errors import HarnessError
 from harness.train import supernet_config
@@ -25,11 +25,11 @@ def register(groups) -> None:
     abs_.add_argument("--signal", required=True, help="truth | scores:FILE | angle | rebn | magnitude | proxy:NAME")
     abs_.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                       help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
-    abs_.add_argument("--stages", type=int, default=5, help="(default 5)")
-    abs_.add_argument("--drop", type=int, default=3, help="operators dropped per stage (default 3)")
-    abs_.add_argument("--sample", type=int, default=100, help="cells per stage for rebn and proxy:NAME (default 100)")
-    abs_.add_argument("--first-epochs", type=int, default=20, help="supernet epochs before stage 1 (default 20)")
-    abs_.add_argument("--stage-epochs", type=int, default=5, help="supernet epochs before each later stage (default 5)")
+    abs_.add_argument("--stages", type=positive_int, default=5, help="(default 5)")
+    abs_.add_argument("--drop", type=positive_int, default=3, help="operators dropped per stage (default 3)")
+    abs_.add_argument("--sample", type=positive_int, default=100, help="cells per stage for rebn and proxy:NAME (default 100)")
+    abs_.add_argument("--first-epochs", type=positive_int, default=20, help="supernet epochs before stage 1 (default 20)")
+    abs_.add_argument("--stage-epochs", type=positive_int, default=5, help="supernet epochs before each later stage (default 5)")
     training_args(abs_, supernet_config(), skip=("epochs",))
     abs_.add_argument("--settings", default="{}", help="JSON settings for the proxy of rebn / proxy:NAME")
     abs_.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
@@ -45,11 +45,11 @@ def register(groups) -> None:
                     "last population; then the final supernet is checked on --top20-sample cells of the whole "
                     "space (Kendall tau over them and inside their ground-truth top 20%). Rerun to resume.")
     _population_args(eps, population=50)
-    eps.add_argument("--first-epochs", type=int, default=10, help="supernet epochs of generation 1 (default 10)")
-    eps.add_argument("--children", type=int, default=10, help="best members mutated in per generation (default 10)")
-    eps.add_argument("--valid-batches", type=int, default=4, help="validation batches a member is scored on "
+    eps.add_argument("--first-epochs", type=positive_int, default=10, help="supernet epochs of generation 1 (default 10)")
+    eps.add_argument("--children", type=positive_int, default=10, help="best members mutated in per generation (default 10)")
+    eps.add_argument("--valid-batches", type=positive_int, default=4, help="validation batches a member is scored on "
                                                                    "(default 4)")
-    eps.add_argument("--top20-sample", type=int, default=1000,
+    eps.add_argument("--top20-sample", type=nonnegative_int, default=1000,
                      help="cells of the whole space for the top-20%% check of the final supernet (0: skip; "
                           "default 1000)")
     eps.set_defaults(run=_eps)
@@ -61,12 +61,12 @@ def register(groups) -> None:
                     "parent's mutant replaces the least fit member, within --hamming of --reference during the "
                     "first half. The final space is the --top-k members by fitness. Rerun to resume.")
     _population_args(auto, population=20)
-    auto.add_argument("--tournament", type=int, default=5, help="members per tournament (default 5)")
-    auto.add_argument("--hamming", type=int, default=2,
+    auto.add_argument("--tournament", type=positive_int, default=5, help="members per tournament (default 5)")
+    auto.add_argument("--hamming", type=nonnegative_int, default=2,
                       help="edges a member may differ from the reference in the first half (default 2)")
     auto.add_argument("--reference", help="the reference cell's arch string (default: nor_conv_3x3 on every edge)")
-    auto.add_argument("--top-k", type=int, default=10, help="cells of the searched space (default 10)")
-    auto.add_argument("--fitness-lr", type=float, default=0.01, help="Adam's rate for the fitness logits "
+    auto.add_argument("--top-k", type=positive_int, default=10, help="cells of the searched space (default 10)")
+    auto.add_argument("--fitness-lr", type=positive_float, default=0.01, help="Adam's rate for the fitness logits "
                                                                      "(default 0.01)")
     auto.set_defaults(run=_autospace)
 
@@ -74,9 +74,9 @@ def register(groups) -> None:
 def _population_args(parser, population: int) -> None:
     parser.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                         help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
-    parser.add_argument("--population", type=int, default=population, help=f"(default {population})")
-    parser.add_argument("--generations", type=int, default=10, help="(default 10)")
-    parser.add_argument("--epochs-per-generation", type=int, default=2, help="supernet epochs per generation "
+    parser.add_argument("--population", type=positive_int, default=population, help=f"(default {population})")
+    parser.add_argument("--generations", type=positive_int, default=10, help="(default 10)")
+    parser.add_argument("--epochs-per-generation", type=positive_int, default=2, help="supernet epochs per generation "
                                                                              "(default 2)")
     training_args(parser, supernet_config(), skip=("epochs",))
     parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
@@ -93,10 +93,7 @@ def _abs(args: argparse.Namespace) -> int:
     from harness.shrink import ShrinkSettings, shrink_abs
     from harness.space import EDGE_NAMES
 
-    try:
-        proxy_settings = json.loads(args.settings)
-    except ValueError as exc:
-        raise HarnessError(f"--settings must be a JSON object, got {args.settings!r} ({exc})") from None
+    proxy_settings = json_settings(args.settings)
     settings = ShrinkSettings(args.signal, stages=args.stages, drop_per_stage=args.drop, sample=args.sample,
                               first_epochs=args.first_epochs, stage_epochs=args.stage_epochs, seed=args.seed,
                               proxy_settings=proxy_settings)

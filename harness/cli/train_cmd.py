@@ -5,6 +5,7 @@ import argparse
 import json
 from dataclasses import replace
 
+from harness.cli.arguments import positive_float, positive_int, seed_int, share
 from harness.train import TrainConfig, standalone_config, supernet_config
 
 
@@ -23,8 +24,8 @@ def register(groups) -> None:
 
 
 #: the training settings a command line may change, with their types
-SETTING_ARGS = (("channels", int), ("cells", int), ("resolution", int), ("samples", float), ("epochs", int),
-                ("batch-size", int), ("lr", float), ("seed", int))
+SETTING_ARGS = (("channels", positive_int), ("cells", positive_int), ("resolution", positive_int), ("samples", share),
+                ("epochs", positive_int), ("batch-size", positive_int), ("lr", positive_float), ("seed", seed_int))
 
 
 def _common(parser, defaults: TrainConfig) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.data.formats import FAMILIES, dataset_dir, read_part
+from harness.data.formats import FAMILIES, LAYOUT, read_part
 from harness.data.imageset import DATASETS, MEAN_STD, ImageSet
 from harness.errors import HarnessError, SourceError
 
@@ -80,10 +80,10 @@ def missing_images(dataset: str, data_root: str | os.PathLike | None) -> str:
         raise HarnessError(f"unknown dataset {dataset!r}; the benchmark's datasets are {', '.join(DATASETS)}")
     if not data_root:
         return "no data root given (--data-root DIR)"
-    try:
-        dataset_dir(FAMILIES[_FAMILY[dataset]], data_root)
-    except SourceError as exc:
-        return str(exc)
+    fam = FAMILIES[_FAMILY[dataset]]
+    if not (Path(data_root).expanduser() / fam.directory).is_dir():  # said without the path: reports get shared
+        return (f"no {fam.title} images: the data root holds no {fam.directory}/. Expected layout: {LAYOUT}. "
+                f"For {fam.title}: {fam.how_to_get}.")
     return ""
 
 

@@ -52,9 +52,11 @@ class Oracle:
 
     @property
     def provenance(self) -> dict:
-        """What to record next to any result computed from this ground truth."""
-        keys = ("source", "benchmark_version", "importer", "harness_version", "created_utc")
-        return {"oracle_path": str(self.path), **{k: self.meta[k] for k in keys}}
+        """What to record next to any result computed from this ground truth: the source file's name, kind and
+        sha256, the release and the importer; no path of this machine (results get committed and shared)."""
+        keys = ("benchmark_version", "importer", "harness_version", "created_utc")
+        source = {k: v for k, v in self.meta["source"].items() if k != "path"}
+        return {"cache": self.path.name, "source": source, **{k: self.meta[k] for k in keys}}
 
     @property
     def table_hash(self) -> str:

@@ -24,7 +24,7 @@ import torch
 from harness.errors import HarnessError
 from harness.nets import ResNetBasicblock, Supernet
 from harness.nets.supernet import SearchCell
-from harness.proxies.registry import ProxyContext, register_proxy
+from harness.proxies.registry import ProxyContext, Setting, register_proxy
 from harness.space.ops import AVGPOOL, CONV1X1, CONV3X3, EDGE_NAMES, EDGES, NONE, NUM_EDGES, NUM_OPS, OPS
 
 _EDGE = {edge: e for e, edge in enumerate(EDGES)}
@@ -169,7 +169,9 @@ def _stamp(run_dir: str) -> tuple:
 @register_proxy("angle", needs=("supernet",), version="1",
                 description="ABS angle: arccos of the cosine between a child's weights at initialisation "
                             "(epoch 0) and after supernet training (last checkpoint); larger ranks higher; "
-                            "setting parts='cells' leaves the fixed layers out")
+                            "setting parts='cells' leaves the fixed layers out",
+                settings={"parts": Setting(str, "all", "'all': ABS's vector; 'cells': the searchable cells only, a "
+                                                       "diagnostic", choices=("all", "cells"))})
 def angle_proxy(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     run_dir = str(Path(context.run_dir).resolve())
-    return angle_from_tables(_run_tables(run_dir, _stamp(run_dir)), cells, context.settings.get("parts", "all"))
+    return angle_from_tables(_run_tables(run_dir, _stamp(run_dir)), cells, context.settings["parts"])

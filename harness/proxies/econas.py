@@ -26,22 +26,26 @@ from tqdm import tqdm
 from harness.data import ReducedSetting
 from harness.errors import HarnessError
 from harness.proxies.costs import network_head
-from harness.proxies.registry import ProxyContext, register_proxy
+from harness.proxies.registry import ProxyContext, Setting, register_proxy
 from harness.space import encode, format_arch
 
-_DEFAULTS = {"channels": 4, "cells": 5, "resolution": None, "samples": 1.0, "epochs": 10, "valid_batches": 0}
-_HIERARCHY = {"stages": [2, 5, 10], "keep": 0.5}
+#: the reduced setting: EcoNAS's c, r, s, e, and how much of the validation split scores a cell
+REDUCED_SETTINGS = {
+    "channels": Setting(int, 4, "c: channels of the first stage (the benchmark's 16 / 4)"),
+    "cells": Setting(int, 5, "N: cells per stage"),
+    "resolution": Setting(int, None, "r: input side in pixels; null: the dataset's side / 4", optional=True),
+    "samples": Setting(float, 1.0, "s: share of the training images, stratified"),
+    "valid_batches": Setting(int, 0, "batches of 256 validation images a cell is scored on; 0: the whole split")}
+_EPOCHS = {"epochs": Setting(int, 10, "e: training epochs")}
+_HIERARCHY = {"stages": Setting(list, [2, 5, 10], "epochs at which the cells still training are ranked; increasing"),
+              "keep": Setting(float, 0.5, "share of the cells that continue to the next stage, in (0, 1]")}
 
 
-def _settings(context: ProxyContext, extra: dict) -> dict:
-    known = {**_DEFAULTS, **extra}
-    unknown = sorted(set(context.settings) - set(known))
-    if unknown:
-        raise HarnessError(f"unknown econas settings {unknown}; the settings are {', '.join(known)}")
-    settings = {**known, **context.settings}
+def _reduced(context: ProxyContext, epochs: int) -> dict:
+    """The context's settings with the resolution resolved, checked as a reduced setting."""
+    settings = dict(context.settings)
     if settings["resolution"] is None:
         settings["resolution"] = network_head(context)[1] // 4
-    epochs = settings["stages"][-1] if settings.get("stages") else settings["epochs"]
     ReducedSetting(**{k: settings[k] for k in ("channels", "cells", "resolution", "samples")}, epochs=epochs)
     return settings
 
@@ -75,24 +79,25 @@ def _train_to(cell, context: ProxyContext, settings: dict, schedule: int, epoch:
 
 @register_proxy("econas", needs=("images", "training"), version="1",
                 description="EcoNAS: validation accuracy after standalone training at a reduced setting (default "
-                            "c=4, r=side/4, s=1, e=10)")
+                            "c=4, r=side/4, s=1, e=10)", settings={**REDUCED_SETTINGS, **_EPOCHS})
 def econas(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-    settings = _settings(context, {})
-    epochs = int(settings["epochs"])
+    epochs = context.settings["epochs"]
+    settings = _reduced(context, epochs)
     scores = np.array([_train_to(cell, context, settings, epochs, epochs) for cell in cells])
-    context.notes.update(econas_setting={k: settings[k] for k in _DEFAULTS})
+    context.notes.update(econas_setting={k: settings[k] for k in (*REDUCED_SETTINGS, *_EPOCHS)})
     return scores
 
 
 @register_proxy("econas_hierarchical", needs=("images", "training"), version="1", joint=True,
                 description="EcoNAS hierarchical proxy: all cells a few epochs, the best share more (default stages "
-                            "2/5/10, keep 0.5)")
+                            "2/5/10, keep 0.5)", settings={**REDUCED_SETTINGS, **_HIERARCHY})
 def econas_hierarchical(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-    settings = _settings(context, _HIERARCHY)
-    stages, keep = [int(e) for e in settings["stages"]], float(settings["keep"])
-    if not stages or any(b <= a for a, b in zip(stages, stages[1:])) or stages[0] < 1:
-        raise HarnessError(f"econas_hierarchical stages {settings['stages']!r}: expected increasing epochs >= 1, "
+    stages, keep = context.settings["stages"], context.settings["keep"]
+    if (not stages or not all(isinstance(e, int) and not isinstance(e, bool) for e in stages) or stages[0] < 1
+            or any(b <= a for a, b in zip(stages, stages[1:]))):
+        raise HarnessError(f"econas_hierarchical stages {stages!r}: expected increasing epochs (integers >= 1), "
                            f"e.g. [2, 5, 10]")
+    settings = _reduced(context, stages[-1])
     if not 0 < keep <= 1:
         raise HarnessError(f"econas_hierarchical keep={keep!r}: expected the share of cells that continue, in (0, 1]")
     scores = np.full(len(cells), np.nan)
@@ -106,7 +111,7 @@ def econas_hierarchical(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
         scores[alive] = 100.0 * level + accuracy
         if level + 1 < len(stages):
             alive = alive[np.argsort(-accuracy, kind="stable")[:max(1, math.ceil(keep * len(alive)))]]
-    context.notes.update(econas_setting={k: settings[k] for k in _DEFAULTS if k != "epochs"},
+    context.notes.update(econas_setting={k: settings[k] for k in REDUCED_SETTINGS},
                          stages=stages, keep=keep, cells_per_stage=per_stage,
                          budget_epochs=int(sum(n * (e - prev) for n, e, prev in zip(per_stage, stages, [0] + stages))),
                          flat_budget_epochs=len(cells) * stages[-1])

@@ -1,16 +1,23 @@
 """One registry of proxies, filled by a decorator (timm-style) and by other packages' entry points.
 
-    @register_proxy("myproxy", needs=("images",), version="2", description="...")
+    @register_proxy("myproxy", needs=("images",), version="2", description="...",
+                    settings={"batch_size": Setting(int, 64, "images per batch")})
     def myproxy(cells, context):  # (n, 6) op ids -> (n,) scores, higher = predicted better
-        ...
+        ...                       # context.settings holds every declared setting, defaults filled in
 
-Third-party packages register through the entry-point group `nb201_harness.proxies`: each entry point names a
-module (or an object in it) whose import runs its `@register_proxy` decorators.
+A proxy declares its settings (type, default, help): a setting it does not declare, or a value of the wrong type,
+is an error that lists the declared ones, and the resolved settings (defaults included) are what a score file
+records, so a typo can never run the default unnoticed. Third-party packages register through the entry-point
+group `nb201_harness.proxies`: each entry point names a module (or an object in it) whose import runs its
+`@register_proxy` decorators. The built-in proxies load by module name, so that the registry's own code (and
+the code hash of a result that uses it) does not include every proxy.
 """
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 
 import numpy as np
@@ -25,6 +32,43 @@ NEEDS = {
     "arch_parameters": "a DARTS supernet run: --run RUN_DIR from `harness train supernet --mode darts`",
     "training": "a training budget: it trains every cell itself (see its settings)",
 }
+#: the modules whose import registers the built-in proxies
+BUILTIN_MODULES = ("harness.proxies.angle", "harness.proxies.costs", "harness.proxies.econas",
+                   "harness.proxies.magnitude", "harness.proxies.supernet_accuracy", "harness.proxies.zero_cost")
+
+_TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", list: "list"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting of a proxy: its type (int, float, str, bool or list), default, and what it does.
+    `optional`: None is a valid value (the default may be None); `choices`: the values allowed."""
+
+    type: type
+    default: object
+    help: str = ""
+    optional: bool = False
+    choices: tuple = ()
+
+    def __post_init__(self):
+        if self.type not in _TYPE_NAMES:
+            raise HarnessError(f"a setting's type is one of {', '.join(_TYPE_NAMES)}; got {self.type!r}")
+
+    def describe(self) -> str:
+        kind = _TYPE_NAMES[self.type] + (" or null" if self.optional else "")
+        allowed = f", one of {', '.join(map(json.dumps, self.choices))}" if self.choices else ""
+        return f"{kind}, default {json.dumps(self.default)}{allowed}" + (f": {self.help}" if self.help else "")
+
+    def accepts(self, value) -> bool:
+        if value is None:
+            return self.optional
+        if self.type is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif self.type is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, self.type)
+        return ok and (not self.choices or value in self.choices)
 
 
 @dataclass(frozen=True)
@@ -61,11 +105,43 @@ class Proxy:
     description: str
     #: scores depend on the other cells scored (e.g. a hierarchical proxy): all cells in one call, no shards
     joint: bool = False
+    #: name -> Setting: the settings the proxy takes, with their types and defaults
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def module(self) -> str:
+        """The module that defines the proxy: what its scores' code hash starts from."""
+        return self.fn.__module__
+
+    def describe_settings(self) -> str:
+        if not self.settings:
+            return f"proxy {self.name!r} takes no settings"
+        return f"the settings of {self.name!r} are " + "; ".join(f"{name} ({s.describe()})"
+                                                                 for name, s in self.settings.items())
+
+    def resolve_settings(self, given: dict | None) -> dict:
+        """Every declared setting, the given values checked against their types and the rest at their defaults;
+        an undeclared key or a wrongly typed value is an error listing the declared settings."""
+        if given is not None and not isinstance(given, dict):
+            raise HarnessError(f"settings of {self.name!r} must be a JSON object, got {given!r}")
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.settings))
+        if unknown:
+            raise HarnessError(f"unknown setting(s) {', '.join(map(repr, unknown))} for proxy {self.name!r}; "
+                               f"{self.describe_settings()}")
+        for key, value in given.items():
+            if not self.settings[key].accepts(value):
+                raise HarnessError(f"setting {key!r} of proxy {self.name!r} is {value!r}; expected "
+                                   f"{self.settings[key].describe()}")
+        return {name: given.get(name, setting.default) for name, setting in self.settings.items()}
 
     def __call__(self, cells: np.ndarray, context: ProxyContext) -> np.ndarray:
         missing = [need for need in self.needs if need not in context.provided()]
         if missing:
             raise HarnessError(f"proxy {self.name!r} needs {'; '.join(NEEDS[m] for m in missing)}")
+        resolved = self.resolve_settings(context.settings)
+        if resolved != context.settings:
+            context = replace(context, settings=resolved)
         scores = np.asarray(self.fn(cells, context), dtype=np.float64)
         if scores.shape != (len(cells),):
             raise HarnessError(f"proxy {self.name!r} returned shape {scores.shape} for {len(cells)} cells; a proxy "
@@ -78,19 +154,24 @@ _loaded_plugins = False
 
 
 def register_proxy(name: str, needs: tuple[str, ...] = (), version: str = "1", description: str = "",
-                   joint: bool = False):
+                   joint: bool = False, settings: dict[str, Setting] | None = None):
     """Decorator: register `fn(cells, context) -> scores` under `name`; `joint` when a cell's score depends on
-    which other cells are scored with it."""
+    which other cells are scored with it; `settings` declares what `context.settings` may hold."""
     unknown = [n for n in needs if n not in NEEDS]
     if unknown:
         raise HarnessError(f"proxy {name!r} declares unknown needs {unknown}; needs are {', '.join(NEEDS)}")
+    settings = dict(settings or {})
+    for key, setting in settings.items():
+        if not isinstance(setting, Setting) or not setting.accepts(setting.default):
+            raise HarnessError(f"proxy {name!r} declares setting {key!r} as {setting!r}; expected a Setting whose "
+                               f"default has its type")
 
     def decorate(fn):
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise HarnessError(f"a proxy named {name!r} is already registered ({_REGISTRY[name].fn.__module__}); "
                                f"choose another name")
         _REGISTRY[name] = Proxy(name, fn, tuple(needs), str(version), description or (fn.__doc__ or "").strip(),
-                                joint)
+                                joint, settings)
         return fn
 
     return decorate
@@ -101,12 +182,8 @@ def _load_plugins() -> None:
     if _loaded_plugins:
         return
     _loaded_plugins = True
-    import harness.proxies.angle  # noqa: F401  the built-in proxies register on import
-    import harness.proxies.costs  # noqa: F401
-    import harness.proxies.econas  # noqa: F401
-    import harness.proxies.magnitude  # noqa: F401
-    import harness.proxies.supernet_accuracy  # noqa: F401
-    import harness.proxies.zero_cost  # noqa: F401
+    for module in BUILTIN_MODULES:  # the built-in proxies register on import
+        importlib.import_module(module)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             entry.load()

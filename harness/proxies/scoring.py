@@ -8,6 +8,12 @@ The score file itself is written once, at the end, through a temporary name. Pro
 so an interruption loses at most the epoch in progress. `--shard i/n` scores every n-th cell from the i-th;
 `merge_shards` joins the shard files and checks that no cell is missing or doubled. A `joint` proxy (scores
 that depend on the other cells) gets all cells in one call and no shards.
+
+A job is the proxy, its version and resolved settings, the dataset, seed, cells, shard, the supernet checkpoint's
+sha256 (not its path) and the code hash of the proxy's module and of this one (`harness.provenance.code_hash`).
+A finished file is reused only for the very same job. One of the same job under other code is stale: it is scored
+again and replaced. One of another job is refused unless `force`, and so is a journal of another job or of other
+code (it is never mixed with new scores, nor thrown away unasked).
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from harness.analysis.score_sets import ScoreSet, frame_cells, read_scores, writ
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
 from harness.proxies.registry import Proxy, ProxyContext
-from harness.provenance import code_version, sha256_of
+from harness.provenance import code_hash, code_version, sha256_of
 from harness.space import NUM_CELLS, IndexOrder, all_cells, encode, format_archs, parse_archs
 
 
@@ -66,17 +72,26 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def _journal_meta(proxy: Proxy, context: ProxyContext, spec: str, shard) -> dict:
-    return {"proxy": proxy.name, "version": proxy.version, "dataset": context.dataset, "settings": context.settings,
-            "seed": context.seed, "run_dir": context.run_dir, "cells": spec,
-            "shard": f"{shard[0]}/{shard[1]}" if shard else None}
+def job_identity(proxy: Proxy, context: ProxyContext, spec: str, shard=None) -> dict:
+    """What makes two scoring jobs the same (see the module docstring); `context.settings` resolved."""
+    return {"proxy": proxy.name, "version": proxy.version, "dataset": context.dataset,
+            "settings": proxy.resolve_settings(context.settings), "seed": context.seed, "cells": spec,
+            "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+            "checkpoint_sha256": _checkpoint_hash(context.run_dir),
+            "code_hash": code_hash(proxy.module, __name__)}
+
+
+def differences(saved: dict, meta: dict) -> list[str]:
+    """The identity keys on which a saved job differs from `meta`, as 'key: saved -> now'."""
+    return [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in meta.items() if saved.get(k) != v]
 
 
 def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path, *, shard=None,
                 order: IndexOrder | None = None, table_hash: str | None = None, chunk: int = 256,
-                progress: bool = True) -> ScoreSet:
+                progress: bool = True, force: bool = False) -> ScoreSet:
     """Score the cells `spec` selects (this shard of them) into the score file `out`, resuming its journal.
-    With the ground truth's `order` the file also gets official indices, and its `table_hash` is recorded."""
+    With the ground truth's `order` the file also gets official indices, and its `table_hash` is recorded.
+    A finished `out` of the same job is returned as it is; `force` replaces one of another job."""
     out = Path(out)
     if shard and proxy.joint:
         raise HarnessError(f"proxy {proxy.name!r} scores cells jointly (a cell's score depends on the others), so its "
@@ -84,21 +99,26 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
     selected = select_cells(spec, order)
     cells = selected[shard[0]::shard[1]] if shard else selected
     work_dir = Path(context.work_dir or f"{out}.work")
-    context = replace(context, work_dir=str(work_dir), notes=dict(context.notes))
+    context = replace(context, work_dir=str(work_dir), notes=dict(context.notes),
+                      settings=proxy.resolve_settings(context.settings))
     journal, journal_meta = Path(f"{out}.partial"), Path(f"{out}.partial.json")
-    meta = _journal_meta(proxy, context, spec, shard)
+    meta = job_identity(proxy, context, spec, shard)
     if out.exists() and not journal.exists():
         existing = read_scores(out, order)
-        same_job = all(existing.provenance.get(k) == v for k, v in meta.items())
-        if same_job and existing.provenance.get("checkpoint_sha256") == _checkpoint_hash(context.run_dir):
+        changed = differences(existing.provenance, meta)
+        if not changed:
             return existing  # this exact job already finished: nothing to score again
+        if not force and any(not c.startswith("code_hash:") for c in changed):
+            raise HarnessError(f"{out} holds the scores of another job ({'; '.join(changed)}); choose another --out, "
+                               f"or pass --force to replace it")
     done: dict[int, float] = {}
     seconds = 0.0
     if journal_meta.exists():
         saved = json.loads(journal_meta.read_text())
-        if saved["job"] != meta:
-            raise HarnessError(f"{journal} holds scores from another job ({saved['job']}); remove it, or rerun "
-                               f"with the same proxy, settings and cells to resume it")
+        changed = differences(saved["job"], meta)
+        if changed:
+            raise HarnessError(f"{journal} holds scores of another job or code ({'; '.join(changed)}); remove it "
+                               f"(and {journal_meta.name}) to score again, or rerun the job that wrote it")
         seconds = saved["seconds"]
         context.notes.update(saved.get("notes", {}))
         done = _read_journal(journal)
@@ -126,9 +146,8 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
     bar.close()
     scores = np.array([done[c] for c in encode(cells).tolist()])
     provenance = {**meta, "description": proxy.description, "n_cells": len(cells), "cells_total": len(selected),
-                  "seconds": seconds, "seconds_per_cell": seconds / max(len(cells), 1),
-                  "checkpoint_sha256": _checkpoint_hash(context.run_dir), "table_hash": table_hash,
-                  "harness_version": code_version(), **context.notes,
+                  "seconds": seconds, "seconds_per_cell": seconds / max(len(cells), 1), **_run_facts(context.run_dir),
+                  "table_hash": table_hash, "harness_version": code_version(), **context.notes,
                   "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     score_set = ScoreSet(proxy.name, cells, scores, provenance)
     write_scores(out, score_set, order)
@@ -155,14 +174,25 @@ def _checkpoint_hash(run_dir: str | None) -> str | None:
     return sha256_of(last) if last.exists() else None
 
 
+def _run_facts(run_dir: str | None) -> dict:
+    """The supernet run behind the scores: its directory's name (not its path) and the seconds its training took."""
+    if not run_dir:
+        return {}
+    log = Path(run_dir) / "log.jsonl"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return {"run": Path(run_dir).name, "run_seconds": sum(json.loads(line)["seconds"] for line in lines)}
+
+
 def merge_shards(paths: list[str | Path], out: str | Path, order: IndexOrder | None = None) -> ScoreSet:
     """Join shard files of one job; refuses shards of different jobs, a missing or doubled shard, or a cell twice."""
     sets = [read_scores(p, order) for p in paths]
     jobs = {json.dumps({k: v for k, v in s.provenance.items() if k in ("proxy", "version", "dataset", "settings",
-                                                                      "seed", "run_dir", "cells")}, sort_keys=True)
+                                                                      "seed", "cells", "checkpoint_sha256",
+                                                                      "code_hash")}, sort_keys=True)
             for s in sets}
     if len(jobs) > 1:
-        raise HarnessError(f"the shards come from {len(jobs)} different jobs (proxy, settings or cells differ)")
+        raise HarnessError(f"the shards come from {len(jobs)} different jobs (proxy, settings, cells, supernet or code "
+                           f"differ)")
     shards = [s.provenance.get("shard") for s in sets]
     if None in shards:
         raise HarnessError("every file to merge must be a shard written with --shard i/n")
@@ -181,7 +211,7 @@ def merge_shards(paths: list[str | Path], out: str | Path, order: IndexOrder | N
         raise HarnessError(f"the shards hold {len(cells)} cells, the job selected {total}")
     provenance = {**sets[0].provenance, "shard": None, "n_cells": len(cells),
                   "seconds": sum(s.provenance.get("seconds", 0.0) for s in sets),
-                  "merged_from": [str(p) for p in paths]}
+                  "merged_from": [Path(p).name for p in paths]}
     provenance["seconds_per_cell"] = provenance["seconds"] / len(cells)
     merged = ScoreSet(sets[0].name, cells, np.concatenate([s.scores for s in sets]), provenance)
     write_scores(out, merged, order)

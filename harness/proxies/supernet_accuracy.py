@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.proxies.registry import ProxyContext, register_proxy
+from harness.proxies.registry import ProxyContext, Setting, register_proxy
 
 
 @lru_cache(maxsize=2)
@@ -24,9 +24,8 @@ def _supernet(run_dir: str, epoch: int | None, mtime: float, device: str):
     return load_model(run_dir, epoch=epoch, device=device)
 
 
-def load_run(context: ProxyContext):
-    """(config, model) of the run at `settings['epoch']`, cached while the checkpoint file is unchanged."""
-    epoch = context.settings.get("epoch")
+def load_run(context: ProxyContext, epoch: int | None = None):
+    """(config, model) of the context's run at `epoch` (None: its last), cached while the checkpoint is unchanged."""
     path = Path(context.run_dir) / "checkpoints" / ("last.pt" if epoch is None else f"epoch-{epoch:04d}.pt")
     return _supernet(str(context.run_dir), epoch, path.stat().st_mtime if path.exists() else 0.0, context.device)
 
@@ -36,7 +35,7 @@ def _batches(context: ProxyContext, config, split: str, train: bool, limit: int 
     from harness.train.loop import default_splits_dir
 
     data = load_split(config.dataset, split, context.data_root, context.splits_dir or default_splits_dir())
-    batches = DeviceBatches(data, int(context.settings.get("batch_size", 512)), context.device, train=train,
+    batches = DeviceBatches(data, context.settings["batch_size"], context.device, train=train,
                             seed=context.seed, resolution=config.resolution, drop_last=False)
     taken = 0
     for x, y in batches:
@@ -77,12 +76,11 @@ def recalibrate(model, cell, batches) -> None:
 
 
 def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndarray:
-    config, model = load_run(context)
+    config, model = load_run(context, context.settings["epoch"])
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    valid_images = context.settings.get("valid_images")
-    valid = list(_batches(context, config, config.valid_split, False, valid_images))
+    valid = list(_batches(context, config, config.valid_split, False, context.settings["valid_images"]))
     calibration = list(_batches(context, config, config.train_split, True,
-                                int(context.settings.get("calibration_images", 20_000)))) if rebn else []
+                                context.settings["calibration_images"])) if rebn else []
     scores = []
     for cell in cells:
         if rebn:
@@ -92,12 +90,24 @@ def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndar
     return np.array(scores)
 
 
-@register_proxy("rebn", needs=("supernet", "images"), description="supernet child accuracy with re-calibrated BN")
+#: the settings of both accuracies: which checkpoint, and the images evaluated on
+EVALUATION_SETTINGS = {
+    "epoch": Setting(int, None, "the checkpoint's epoch; null: the run's last", optional=True),
+    "batch_size": Setting(int, 512, "images per batch, calibration and evaluation"),
+    "valid_images": Setting(int, None, "validation images evaluated on; null: the whole validation split",
+                            optional=True)}
+
+
+@register_proxy("rebn", needs=("supernet", "images"), description="supernet child accuracy with re-calibrated BN",
+                settings={**EVALUATION_SETTINGS,
+                          "calibration_images": Setting(int, 20_000, "training images the BN statistics are "
+                                                                     "re-estimated on")})
 def rebn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     return _accuracies(cells, context, rebn=True)
 
 
 @register_proxy("supernet_acc", needs=("supernet", "images"),
-                description="supernet child accuracy with the supernet's own BN statistics (ABS's baseline)")
+                description="supernet child accuracy with the supernet's own BN statistics (ABS's baseline)",
+                settings=EVALUATION_SETTINGS)
 def supernet_accuracy(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     return _accuracies(cells, context, rebn=False)

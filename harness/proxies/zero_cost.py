@@ -32,7 +32,7 @@ from torch import nn
 from harness.data import DeviceBatches, load_split
 from harness.nets import ReLUConvBN, TinyNetwork
 from harness.proxies.costs import network_head
-from harness.proxies.registry import ProxyContext, register_proxy
+from harness.proxies.registry import ProxyContext, Setting, register_proxy
 
 __all__ = ["fisher_score", "grad_norm_score", "grasp_score", "jacob_cov_score", "naswot_score", "snip_score",
            "synflow_score"]
@@ -167,16 +167,21 @@ def _batch(dataset: str, data_root: str, splits_dir: str | None, seed: int, batc
 def _networks(cells: np.ndarray, context: ProxyContext):
     """Each cell's seeded network on the context's device, one at a time, so only one is alive."""
     classes, _ = network_head(context)
-    C, N = int(context.settings.get("channels", 16)), int(context.settings.get("cells", 5))
+    C, N = context.settings["channels"], context.settings["cells"]
     for cell in np.asarray(cells):
         torch.manual_seed(context.seed)
         yield TinyNetwork(tuple(int(op) for op in cell), C=C, N=N, num_classes=classes).to(context.device)
 
 
-def _image_proxy(score, default_batch: int = 64, labels: bool = True):
+#: the settings every zero-cost proxy takes: the network's size
+NETWORK_SETTINGS = {"channels": Setting(int, 16, "C, the channels of the first stage"),
+                    "cells": Setting(int, 5, "N, the cells per stage")}
+
+
+def _image_proxy(score, labels: bool = True):
     """fn(cells, context) scoring each cell's network with `score(net, x[, y])` on the context's batch."""
     def fn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-        batch_size = int(context.settings.get("batch_size", default_batch))
+        batch_size = context.settings["batch_size"]
         x, y = _batch(context.dataset, str(context.data_root), context.splits_dir and str(context.splits_dir),
                       int(context.seed), batch_size)
         x, y = x.to(context.device), y.to(context.device)
@@ -185,7 +190,7 @@ def _image_proxy(score, default_batch: int = 64, labels: bool = True):
 
 
 @register_proxy("synflow", description="SynFlow at initialisation: |w * dR/dw| of the |weights| network on an "
-                                       "all-ones float64 input, BN in eval mode (no images)")
+                                       "all-ones float64 input, BN in eval mode (no images)", settings=NETWORK_SETTINGS)
 def synflow(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     _, resolution = network_head(context)
     return np.array([synflow_score(net, (3, resolution, resolution)) for net in _networks(cells, context)])
@@ -200,4 +205,6 @@ _DESCRIPTIONS = {
     "naswot": (naswot_score, 128, False, "NASWOT: log-determinant of the ReLU-code kernel, one train batch of 128"),
 }
 for _name, (_score, _batch_size, _labels, _description) in _DESCRIPTIONS.items():
-    register_proxy(_name, needs=("images",), description=_description)(_image_proxy(_score, _batch_size, _labels))
+    register_proxy(_name, needs=("images",), description=_description,
+                   settings={**NETWORK_SETTINGS, "batch_size": Setting(int, _batch_size, "images in the one batch")})(
+        _image_proxy(_score, _labels))

@@ -22,33 +22,76 @@ MAIN_ORDER = ("weaknas", "zero-cost", "econas", "abs-correlation", "eps-top20", 
 __all__ = ["MAIN_ORDER", "TABLES", "reproduce", "reproduce_all"]
 
 
+def table_code_hash(table: str) -> str:
+    """The code hash of a table: its module and everything it imports, and the built-in proxies (which the
+    registry loads by name, so no import statement reaches them)."""
+    from harness.proxies.registry import BUILTIN_MODULES
+    from harness.provenance import code_hash
+
+    return code_hash(__name__, f"{__name__}.{TABLES[table]}", *BUILTIN_MODULES)
+
+
 def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: str | None = None,
               splits_dir: str | None = None, seed: int = 0, progress: bool = True, runs: str | Path | None = None,
-              force: bool = False):
+              scores: str | Path | None = None, force: bool = False, from_scores: bool = False):
     """Measure `table` at `preset` into `out` (rows.csv, table.md, figure.png, provenance.json); returns the rows'
-    frame. Supernets are kept in `runs` (default `out/runs`). A table `out` already holds from the same code, preset,
-    settings, seed and data is returned as it is unless `force`; an interrupted one resumes from its runs and
-    score files."""
+    frame. Supernets are kept in `runs`, score files and histories in the store `scores` (by default both beside
+    `out`, as the main job keeps them: `out/../runs`, `out/../scores`). A table `out` already holds from the same code, preset, settings, seed and data is
+    returned as it is unless `force`; an interrupted one resumes from its runs and score files. `from_scores`
+    re-derives the table from the store alone (nothing trained or scored), keeping the machine and seconds of the
+    run that computed it."""
+    import os
     import time
+    from datetime import datetime, timezone
 
     import pandas as pd
 
     from harness.provenance import code_version
     from harness.reproduce.inputs import Inputs
-    from harness.reproduce.results import write_results
+    from harness.reproduce.results import machine, write_results
 
     module = _table_module(table, preset)
     out = Path(out)
+    inputs = Inputs(oracle=oracle, runs=Path(runs) if runs else out.parent / "runs",
+                    scores=Path(scores) if scores else out.parent / "scores", data_root=data_root,
+                    splits_dir=splits_dir, seed=seed, progress=progress, from_scores=from_scores)
     identity = {"table": table, "preset": preset, "preset_settings": repr(module.PRESETS[preset]), "seed": seed,
-                "data_root": data_root, "harness_version": code_version(), "table_hash": oracle.table_hash}
-    if not force and _finished(out, identity):
+                "images": sorted(_image_sets(data_root)), "code_hash": table_code_hash(table),
+                "table_hash": oracle.table_hash}
+    previous = _provenance(out)
+    if not force and not from_scores and (out / "rows.csv").is_file() and all(
+            previous.get(k) == v for k, v in identity.items()):
         return pd.read_csv(out / "rows.csv")
-    inputs = Inputs(oracle=oracle, runs=Path(runs) if runs else out / "runs", data_root=data_root,
-                    splits_dir=splits_dir, seed=seed, progress=progress)
+    if from_scores and not previous:
+        raise HarnessError(f"--from-scores re-derives a table that was measured: {out} holds no provenance.json")
     began = time.perf_counter()
     rows = module.run(preset, out, inputs)
-    extra = {**identity, "seconds": time.perf_counter() - began, "ground_truth": oracle.provenance}
-    return write_results(out, table, preset, rows, extra)
+    command = f"harness reproduce {table} --preset {preset}" + (f" --seed {seed}" if seed else "")
+    provenance = {**identity, "command": command, "scores": Path(os.path.relpath(inputs.scores, out)).as_posix(),
+                  "machine": machine(), "harness_version": code_version(),
+                  "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "seconds": time.perf_counter() - began, "ground_truth": oracle.provenance}
+    if from_scores:  # the numbers are the earlier run's: so are its machine, versions and cost
+        provenance.update({k: previous[k] for k in ("machine", "harness_version", "created_utc", "seconds")
+                           if k in previous}, rederived_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return write_results(out, rows, provenance)
+
+
+def _provenance(out: Path) -> dict:
+    import json
+
+    try:
+        return json.loads((out / "provenance.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _image_sets(data_root: str | None) -> list[str]:
+    """Which datasets' images `data_root` holds: a table run with other images is another job."""
+    from harness.data import missing_images
+
+    datasets = ("cifar10", "cifar100", "ImageNet16-120")
+    return [d for d in datasets if data_root and not missing_images(d, data_root)]
 
 
 def _table_module(table: str, preset: str):
@@ -61,20 +104,10 @@ def _table_module(table: str, preset: str):
     return module
 
 
-def _finished(out: Path, identity: dict) -> bool:
-    import json
-
-    try:
-        provenance = json.loads((out / "provenance.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return (out / "rows.csv").is_file() and all(provenance.get(k) == v for k, v in identity.items())
-
-
 def reproduce_all(preset: str, out: str | Path, *, oracle, tables=MAIN_ORDER, force: bool = False, **options):
-    """The main job: every table at `preset` into `out/TABLE/`, supernets shared in `out/runs/`, then the overview
-    (`out/reproduce.md`, the cost-quality chart). Prints a line per table as it starts and ends; options as for
-    `reproduce`."""
+    """The main job: every table at `preset` into `out/TABLE/`, supernets shared in `out/runs/` and the store in
+    `out/scores/`, then the overview (`out/reproduce.md`, the cost-quality chart). Prints a line per table as it
+    starts and ends; options as for `reproduce`."""
     import resource
     import time
 
@@ -88,7 +121,8 @@ def reproduce_all(preset: str, out: str | Path, *, oracle, tables=MAIN_ORDER, fo
     for i, table in enumerate(tables, 1):
         print(f"[{i}/{len(tables)}] {table} at preset {preset} -> {out / table}", flush=True)
         start = time.perf_counter()
-        frame = reproduce(table, preset, out / table, oracle=oracle, runs=out / "runs", force=force, **options)
+        frame = reproduce(table, preset, out / table, oracle=oracle, runs=out / "runs", scores=out / "scores",
+                          force=force, **options)
         measured = int(measured_rows(frame).sum())
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB (ru_maxrss is in KiB on Linux)
         print(f"[{i}/{len(tables)}] {table}: {measured} of {len(frame)} rows measured, "

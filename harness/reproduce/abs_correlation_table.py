@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.reproduce.inputs import Inputs
-from harness.reproduce.results import Row, over_seeds
+from harness.reproduce.results import Row, over_seeds, sources
 
 #: dataset -> (supernet's dataset, ground-truth dataset, split)
 TARGETS = {"cifar10": ("cifar10-valid", "cifar10", "ori-test"), "cifar100": ("cifar100", "cifar100", "x-test"),
@@ -61,40 +61,43 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
         taus = {"random": [kendall_tau(inputs.oracle.accuracy(all_cells, dataset=truth_dataset, split=split),
                                        np.random.default_rng(s).random(len(all_cells))) for s in seeds]}
         seconds = dict.fromkeys(ROWS, 0.0)
-        for row, cells, scores, took in supernet_proxy_scores(settings, inputs, supernet_dataset):
-            truth = inputs.oracle.accuracy(cells, dataset=truth_dataset, split=split)
-            taus.setdefault(row, []).append(kendall_tau(truth, scores))
-            seconds[row] += took
+        scored_by_row = {row: [] for row in ROWS}
+        for row, scored in supernet_proxy_scores(settings, inputs, supernet_dataset):
+            truth = inputs.oracle.accuracy(scored.cells, dataset=truth_dataset, split=split)
+            taus.setdefault(row, []).append(kendall_tau(truth, scored.scores))
+            seconds[row] += cost_seconds(scored)
+            scored_by_row[row].append(scored)
         for row in ROWS:
             n = len(all_cells) if ROWS[row] is None or ROWS[row][0] == "angle" else settings.sample
             rows.append(Row("abs-correlation", row, dataset, "kendall_tau", **over_seeds(taus[row]), n=n,
                             seconds=seconds[row] / settings.seeds,
                             settings={"seeds": [seeds[0], seeds[-1]], "supernet": settings.supernet,
                                       "cells": "all" if n == len(all_cells) else sample,
-                                      "truth": f"{truth_dataset}/{split}@200", **settings.images}))
+                                      "truth": f"{truth_dataset}/{split}@200", **settings.images},
+                            **(sources(*scored_by_row[row]) if scored_by_row[row] else {})))
     return rows
 
 
+def cost_seconds(scored) -> float:
+    """What a supernet proxy's scores cost: the scoring and the training of the supernet they come from."""
+    return float(scored.provenance["seconds"]) + float(scored.provenance.get("run_seconds", 0.0))
+
+
 def supernet_proxy_scores(settings: AbsPreset, inputs: Inputs, supernet_dataset: str):
-    """Every supernet seed's scores for every supernet proxy row, as (row, cells, scores, seconds), the seconds
-    including that supernet's training; eps-top20 measures the same scores."""
+    """Every supernet seed's `ScoreSet` for every supernet proxy row, as (row, scores); eps-top20 measures the
+    same scores."""
+    from harness.proxies import get_proxy
     from harness.reproduce.supernets import supernet, supernet_scores
 
     sample = inputs.sample(settings.sample)
     for s in range(inputs.seed, inputs.seed + settings.seeds):
-        run_dir, config, trained = supernet(inputs, supernet_dataset, s, settings.supernet)
+        run_dir, config, key = supernet(inputs, supernet_dataset, s, settings.supernet)
         for row, spec in ROWS.items():
             if spec is None:
                 continue
             name, extra = spec
             cells = "all" if name == "angle" else sample
-            proxy_settings = {**extra, **(settings.images if name != "angle" else {})}
-            scored = supernet_scores(inputs, run_dir, config, name, cells, proxy_settings,
-                                     score_name(name, proxy_settings, cells))
-            yield row, scored.cells, scored.scores, scored.provenance["seconds"] + trained
-
-
-def score_name(proxy: str, settings: dict, cells: str) -> str:
-    """The file name of a proxy's scores on a supernet: the proxy, its settings and the cells."""
-    parts = [proxy, *(f"{k}{v}" for k, v in sorted(settings.items())), cells.replace(":", "_")]
-    return "-".join(parts)
+            declared = get_proxy(name).settings  # the preset's image budget, as far as the proxy takes it:
+            proxy_settings = {**extra, **{k: v for k, v in settings.images.items() if k in declared}}  # no Re-BN
+            # calibration for the accuracy without Re-BN, no images at all for the angle
+            yield row, supernet_scores(inputs, run_dir, config, key, name, cells, proxy_settings, row)

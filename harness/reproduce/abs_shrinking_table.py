@@ -9,7 +9,8 @@ one supernet per signal trains inside the shrinking space, on the dataset's sear
 `cifar10-valid`). Quality is against NB201's reported column and the search gain selects by its searched column
 (`harness.analysis.search.PROTOCOL`): REA at `gain_budget` queries inside the final space minus the whole space.
 ABS publishes no such numbers (it claims only that shrinking keeps the good operators), so none sit beside them.
-Each run lives in `out/runs/DATASET-SIGNAL/` and resumes from its `history.json` when rerun.
+Each run lives in `runs/shrink-DATASET-SIGNAL-.../` and resumes from its `history.json` when rerun; the history is
+kept in the store, so `--from-scores` re-derives the rows without training.
 """
 from __future__ import annotations
 
@@ -59,10 +60,11 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.search import PROTOCOL, protocol_columns, search_gain
     from harness.analysis.shrunk_space import cells_in
     from harness.data import missing_images
-    from harness.proxies import ProxyContext, get_proxy
-    from harness.proxies.scoring import score_cells
+    from harness.proxies import ProxyContext
+    from harness.reproduce.inputs import digest, slug
     from harness.reproduce.supernets import supernet_settings
     from harness.shrink import ShrinkSettings, shrink_abs
+    from harness.train.run_dir import training_code_hash
 
     settings = PRESETS[preset]
     cells = inputs.oracle.cells()
@@ -82,26 +84,32 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
             if trains and why:
                 rows += [Row(**common, metric=m, reason=why) for m in metrics]
                 continue
-            score_set, train_config, scoring_seconds = None, None, 0.0
+            score_set, train_config, scoring_seconds, files = None, None, 0.0, []
             if signal == "scores:":  # the params proxy on every cell, no images
-                path = out / "scores" / f"params-{dataset}.csv"
-                score_set = score_cells(get_proxy("params"), "all", ProxyContext(dataset=supernet_dataset), path,
-                                        order=inputs.oracle.order, table_hash=inputs.oracle.table_hash,
-                                        progress=inputs.progress)
-                signal, scoring_seconds = f"scores:{path.relative_to(out)}", float(score_set.provenance["seconds"])
+                score_set = inputs.score(f"params-{dataset}", "params", "all", ProxyContext(dataset=supernet_dataset))
+                signal, scoring_seconds = f"scores:{Path(score_set.source).name}", score_set.provenance["seconds"]
+                files.append(Path(score_set.source).name)
             if trains:
                 train_config = supernet_settings(inputs, supernet_dataset, inputs.seed, settings.supernet)
             shrink = ShrinkSettings(signal, stages=settings.stages, drop_per_stage=settings.drop_per_stage,
                                     sample=settings.sample, first_epochs=settings.first_epochs,
-                                    stage_epochs=settings.stage_epochs, seed=inputs.seed, proxy_settings=proxy_settings)
-            slug = name.replace(" (", "-").replace(")", "").replace(" ", "-")
-            history = shrink_abs(shrink, out / "runs" / f"{dataset}-{slug}", cells=cells, truth=truth,
-                                 train_config=train_config, score_set=score_set, progress=inputs.progress)
+                                    stage_epochs=settings.stage_epochs, seed=inputs.seed,
+                                    proxy_settings=proxy_settings).resolved()
+            job = {"shrink": asdict(shrink), "supernet": train_config.identity() if trains else None,
+                   "truth": columns["truth"]}
+            run_dir = inputs.runs / f"shrink-{dataset}-{slug(name)}-{digest(job)}-{training_code_hash()[:8]}"
+            history, code, name_in_store = inputs.history(
+                f"shrink-{dataset}-{name}", job, run_dir,
+                lambda: shrink_abs(shrink, run_dir, cells=cells, truth=truth, train_config=train_config,
+                                   score_set=score_set, progress=inputs.progress))
+            files.append(name_in_store)
+            codes = {code} | ({score_set.provenance["code_hash"]} if score_set is not None else set())
             quality = history[-1]["quality"]
             inside = np.flatnonzero(cells_in(cells, np.array(history[-1]["allowed_mask"])))
             seconds = scoring_seconds + sum(stage["seconds"] for stage in history)  # training is inside the stages
             row_settings = {**asdict(shrink), **columns, **({"supernet": settings.supernet} if trains else {})}
-            common.update(n=len(inside), seconds=seconds, settings=row_settings)
+            common.update(n=len(inside), seconds=seconds, settings=row_settings, scores=tuple(files),
+                          code_hash=";".join(sorted(codes)))
             rows += [Row(**common, metric=metric, value=float(quality[key])) for metric, key in QUALITY.items()]
             gain = search_gain(valid, truth, cells, inside, budgets=(settings.gain_budget,), runs=settings.gain_runs,
                                seed=inputs.seed)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.reproduce.inputs import Inputs
-from harness.reproduce.results import Row
+from harness.reproduce.results import Row, sources
 
 DATASET, TRUTH = "cifar10-valid", ("cifar10-valid", "x-valid")
 
@@ -43,8 +43,7 @@ def row_name(settings: dict) -> str:
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.evaluate import evaluate_scores
     from harness.data import missing_images
-    from harness.proxies import ProxyContext, get_proxy
-    from harness.proxies.scoring import score_cells
+    from harness.proxies import ProxyContext
 
     settings = PRESETS[preset]
     jobs = [(row_name(s), "econas", s) for s in settings.grid]
@@ -62,10 +61,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
         context = ProxyContext(dataset=DATASET, data_root=inputs.data_root, splits_dir=inputs.splits_dir,
                                device=device, seed=inputs.seed,
                                settings={k: v for k, v in proxy_settings.items() if k != "device"})
-        slug = name.replace(" ", "_").replace("=", "").replace("[", "").replace("]", "").replace(",", "-")
-        scored = score_cells(get_proxy(proxy), inputs.sample(settings.cells), context,
-                             out / "scores" / f"{slug}.csv", order=inputs.oracle.order,
-                             table_hash=inputs.oracle.table_hash, progress=inputs.progress)
+        scored = inputs.score(f"econas-{name}", proxy, inputs.sample(settings.cells), context)
         truth = inputs.oracle.accuracy(scored.cells, dataset=TRUTH[0], split=TRUTH[1])
         metrics = evaluate_scores(truth, scored.scores, n_boot=1000, seed=inputs.seed).set_index("label")
         budget = {k: scored.provenance[k] for k in ("budget_epochs", "flat_budget_epochs") if k in scored.provenance}
@@ -74,5 +70,5 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
             rows.append(Row(**common, metric=metric, value=float(r["value"]), ci_low=float(r["ci_low"]),
                             ci_high=float(r["ci_high"]), n=int(r["n_cells"]), seconds=scored.provenance["seconds"],
                             settings={**proxy_settings, "cells": settings.cells, "seed": inputs.seed, **budget,
-                                      "truth": f"{TRUTH[0]}/{TRUTH[1]}@200"}))
+                                      "truth": f"{TRUTH[0]}/{TRUTH[1]}@200"}, **sources(scored)))
     return rows

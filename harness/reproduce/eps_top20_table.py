@@ -4,17 +4,17 @@ and EPS itself: the test accuracy of its pick beside the published 94.34 +- 0.04
 
 The proxies score the abs-correlation table's supernets with its settings (`harness.reproduce.supernets`), so a
 main job that runs both tables trains and scores each supernet once. EPS trains its own supernet inside its
-population (`out/runs/eps-DATASET-seedS`, resumed when rerun). Ground truth as ABS and NB201: CIFAR-10
-`cifar10/ori-test@200`, the others `x-test@200`."""
+population (`runs/eps-DATASET-seedS-...`, resumed when rerun; its history is kept in the store). Ground truth as
+ABS and NB201: CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.reproduce import abs_correlation_table
-from harness.reproduce.abs_correlation_table import AbsPreset, supernet_proxy_scores
+from harness.reproduce.abs_correlation_table import AbsPreset, cost_seconds, supernet_proxy_scores
 from harness.reproduce.inputs import Inputs
-from harness.reproduce.results import Row, over_seeds
+from harness.reproduce.results import Row, over_seeds, sources
 from harness.shrink.eps import EpsSettings
 
 #: row -> (proxy, its settings): the supernet proxies of the abs-correlation table
@@ -55,7 +55,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
             continue
         truth_of = (truth_dataset, split)
         rows += _proxy_rows(settings.supernets, inputs, dataset, supernet_dataset, truth_of)
-        rows += _eps_rows(settings, out, inputs, dataset, supernet_dataset, truth_of)
+        rows += _eps_rows(settings, inputs, dataset, supernet_dataset, truth_of)
     return rows
 
 
@@ -68,11 +68,13 @@ def _proxy_rows(supernets: AbsPreset, inputs: Inputs, dataset: str, supernet_dat
     seeds = range(inputs.seed, inputs.seed + supernets.seeds)
     measured = {(row, metric): [] for row in PROXIES for metric in METRICS}
     seconds = dict.fromkeys(PROXIES, 0.0)
-    for row, cells, scores, took in supernet_proxy_scores(supernets, inputs, supernet_dataset):
-        truth = inputs.oracle.accuracy(cells, dataset=truth_of[0], split=truth_of[1])
-        measured[(row, "kendall_tau")].append(kendall_tau(truth, scores))
-        measured[(row, "top20_kendall_tau")].append(top_k_kendall(truth, scores, 20))
-        seconds[row] += took
+    scored_by_row = {row: [] for row in PROXIES}
+    for row, scored in supernet_proxy_scores(supernets, inputs, supernet_dataset):
+        truth = inputs.oracle.accuracy(scored.cells, dataset=truth_of[0], split=truth_of[1])
+        measured[(row, "kendall_tau")].append(kendall_tau(truth, scored.scores))
+        measured[(row, "top20_kendall_tau")].append(top_k_kendall(truth, scored.scores, 20))
+        seconds[row] += cost_seconds(scored)
+        scored_by_row[row].append(scored)
     rows = []
     for (row, metric), values in measured.items():
         name = PROXIES[row][0]
@@ -80,29 +82,38 @@ def _proxy_rows(supernets: AbsPreset, inputs: Inputs, dataset: str, supernet_dat
                         n=n_cells if name == "angle" else supernets.sample, seconds=seconds[row] / len(seeds),
                         settings={"seeds": [seeds[0], seeds[-1]], "supernet": supernets.supernet,
                                   "cells": "all" if name == "angle" else sample, "top_percent": 20,
-                                  "truth": f"{truth_of[0]}/{truth_of[1]}@200", **supernets.images}))
+                                  "truth": f"{truth_of[0]}/{truth_of[1]}@200", **supernets.images},
+                        **sources(*scored_by_row[row])))
     return rows
 
 
-def _eps_rows(settings: EpsTop20Preset, out: Path, inputs: Inputs, dataset: str, supernet_dataset: str,
+def _eps_rows(settings: EpsTop20Preset, inputs: Inputs, dataset: str, supernet_dataset: str,
               truth_of) -> list[Row]:
     """EPS's pick: its test accuracy and global rank, mean +- std over seeded runs."""
+    from harness.reproduce.inputs import digest
     from harness.reproduce.supernets import supernet_settings
     from harness.shrink.eps import run_eps
+    from harness.train.run_dir import training_code_hash
 
     cells, truth = inputs.oracle.cells(), inputs.oracle.accuracy(dataset=truth_of[0], split=truth_of[1])
     seeds = range(inputs.seed, inputs.seed + settings.eps_runs)
     overrides = {k: v for k, v in settings.supernets.supernet.items() if k != "epochs"}  # EPS sets the epochs
-    picks, seconds = [], 0.0
+    picks, seconds, files, codes = [], 0.0, [], set()
     for s in seeds:
         config = supernet_settings(inputs, supernet_dataset, s, overrides)
-        history = run_eps(replace(settings.eps, seed=s), out / "runs" / f"eps-{dataset}-seed{s}", cells=cells,
-                          truth=truth, train_config=config, progress=inputs.progress)
+        eps = replace(settings.eps, seed=s)
+        job = {"eps": eps.__dict__, "supernet": config.identity(), "truth": f"{truth_of[0]}/{truth_of[1]}@200"}
+        run_dir = inputs.runs / f"eps-{dataset}-seed{s}-{digest(job)}-{training_code_hash()[:8]}"
+        history, code, name = inputs.history(f"eps-{dataset}-seed{s}", job, run_dir, lambda: run_eps(
+            eps, run_dir, cells=cells, truth=truth, train_config=config, progress=inputs.progress))
         picks.append(history[-1]["pick"])
         seconds += sum(record["seconds"] for record in history)
+        files.append(name)
+        codes.add(code)
     common = {"table": "eps-top20", "row": "EPS", "dataset": dataset, "n": len(seeds), "seconds": seconds / len(seeds),
               "settings": {"seeds": [seeds[0], seeds[-1]], "eps": settings.eps.__dict__, "supernet": overrides,
-                           "picks": [p["arch"] for p in picks], "truth": f"{truth_of[0]}/{truth_of[1]}@200"}}
+                           "picks": [p["arch"] for p in picks], "truth": f"{truth_of[0]}/{truth_of[1]}@200"},
+              "scores": tuple(files), "code_hash": ";".join(sorted(codes))}
     rows = []
     for metric, key in (("best_test", "truth"), ("pick_rank", "global_rank")):
         values = [p[key] for p in picks]

@@ -21,7 +21,7 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
     for table in tables:
         if not (out / table / "rows.csv").is_file():
             lines.append({"table": table, "measured": 0, "not run": 0, "seconds": "", "compared": "not measured yet",
-                          "harness": ""})
+                          "command": "", "code": ""})
             continue
         frame = pd.read_csv(out / table / "rows.csv")
         provenance = json.loads((out / table / "provenance.json").read_text())
@@ -33,7 +33,7 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
                       "not run": int((~ran).sum()), "seconds": f"{provenance.get('seconds', float('nan')):.0f}",
                       "compared": f"{len(compared)} rows, median absolute difference "
                                   f"{compared['difference'].abs().median():.3f}" if len(compared) else "none",
-                      "harness": provenance["harness_version"]})
+                      "command": f"`{provenance['command']}`", "code": provenance["code_hash"]})
     points = cost_quality_points(frames)
     save(cost_quality_figure(points), out, "cost-quality")
     atomic_write(out / "cost-quality.csv", lambda tmp: points.to_csv(tmp, index=False))
@@ -43,8 +43,11 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
     ranked = ranked.assign(kendall_tau=ranked[QUALITY_METRIC].map("{:.3f}".format),
                            seconds=ranked["seconds"].map("{:.1f}".format))
     text = [f"# Reproduced tables (preset {preset})", "",
-            "Written by `harness reproduce all`; each table's own page has its rows beside the published numbers, "
-            "intervals, settings (`rows.csv`) and figure.", "", markdown_table(pd.DataFrame(lines)), ""]
+            f"Written by `harness reproduce all --preset {preset}` (the main job); each table's own page has its rows "
+            "beside the published numbers, intervals, settings, score files and their code hashes (`rows.csv`) and "
+            "figure; `code` is the table's code hash. The score files and histories behind every row are in "
+            "`scores/`: `harness reproduce all --from-scores` re-derives every table from them without training.", "",
+            markdown_table(pd.DataFrame(lines)), ""]
     if machine:
         gpu = f", {machine['gpu']}" if "gpu" in machine else ""
         text += [f"Machine: {machine['platform']}, {machine['cpus']} CPUs, torch {machine['torch']}{gpu}.", ""]

@@ -6,14 +6,12 @@ import math
 import os
 import platform
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.atomic import atomic_write
-from harness.provenance import code_version
 from harness.report.evaluation_report import markdown_table
 from harness.report.figures import save
 from harness.report.reproduce_figures import table_figure
@@ -36,18 +34,29 @@ class Row:
     seconds: float = math.nan  # compute the measurement took
     settings: dict = field(default_factory=dict)
     reason: str = ""  # why it was not run
+    scores: tuple[str, ...] = ()  # the files of the store (`Inputs.scores`) the value is computed from
+    code_hash: str = ""  # the code that computed those files (";"-joined if several); empty: the table's own code
 
     @property
     def measured(self) -> bool:
         return not self.reason
 
 
-def frame(rows: list[Row]) -> pd.DataFrame:
-    """The rows with the published value, its std and the difference beside each measured one."""
+def sources(*score_sets) -> dict:
+    """`Row` fields naming the store's score files behind a value and the code hashes that computed them."""
+    return {"scores": tuple(sorted({Path(s.source).name for s in score_sets})),
+            "code_hash": ";".join(sorted({s.provenance["code_hash"] for s in score_sets}))}
+
+
+def frame(rows: list[Row], code_hash: str = "") -> pd.DataFrame:
+    """The rows with the published value, its std and the difference beside each measured one; a row computed by
+    the table itself (no score file behind it) gets the table's `code_hash`."""
     records = []
     for row in rows:
-        record = {k: v for k, v in asdict(row).items() if k != "settings"}
+        record = {k: v for k, v in asdict(row).items() if k not in ("settings", "scores")}
         record["settings"] = json.dumps(row.settings, sort_keys=True)
+        record["scores"] = ";".join(row.scores)
+        record["code_hash"] = row.code_hash or (code_hash if row.measured else "")
         ref = published(row.table, row.row, row.dataset, row.metric)
         record["published"] = ref.value if ref else math.nan
         record["published_std"] = ref.std if ref and ref.std is not None else math.nan
@@ -78,26 +87,27 @@ def machine() -> dict:
     return info
 
 
-def write_results(out: str | Path, table: str, preset: str, rows: list[Row], extra: dict) -> pd.DataFrame:
-    """`rows.csv` (tidy), `table.md` (measured beside published) and `provenance.json` into `out`."""
+def write_results(out: str | Path, rows: list[Row], provenance: dict) -> pd.DataFrame:
+    """`rows.csv` (tidy), `table.md` (measured beside published), `figure.png` and `provenance.json` into `out`.
+    `provenance` names the table, preset, command, machine, versions and code hash; the files depend on nothing
+    else, so re-deriving a table from its score files with the same provenance writes the same table.md."""
     out = Path(out)
-    data = frame(rows)
+    data = frame(rows, provenance["code_hash"])
     shown = data.assign(
         measured=[_interval(r) for r in data.itertuples()],
         published=[_published(r) for r in data.itertuples()],
         difference=[f"{d:+.3f}" if not math.isnan(d) else "" for d in data["difference"]],
         seconds=[f"{s:.1f}" if not math.isnan(s) else "" for s in data["seconds"]],
     )[["row", "dataset", "metric", "measured", "published", "difference", "n", "seconds"]]
-    provenance = {"table": table, "preset": preset, "machine": machine(), "harness_version": code_version(),
-                  "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
-    lines = [f"# {table} (preset {preset})", "", markdown_table(shown), "",
+    lines = [f"# {provenance['table']} (preset {provenance['preset']})", "", markdown_table(shown), "",
              "![measured (points with interval or std) beside published (hollow)](figure.png)", ""]
-    sources = sorted({s for s in data["source"] if s})
+    published_in = sorted({s for s in data["source"] if s})
     where = provenance["machine"]
     gpu = f", {where['gpu']}" if "gpu" in where else ""
-    lines += [f"Published: {'; '.join(sources)}." if sources else "No published numbers for this table.", "",
-              f"Machine: {where['platform']}, {where['cpus']} CPUs, torch {where['torch']}{gpu}; harness "
-              f"{provenance['harness_version']}. Settings of every row: `rows.csv`.", ""]
+    lines += [f"Published: {'; '.join(published_in)}." if published_in else "No published numbers for this table.", "",
+              f"Measured by `{provenance['command']}` on {where['platform']}, {where['cpus']} CPUs, torch "
+              f"{where['torch']}{gpu}; harness {provenance['harness_version']}, table code {provenance['code_hash']}. "
+              f"Every row's settings, score files (in `{provenance['scores']}/`) and their code hashes: `rows.csv`.", ""]
     out.mkdir(parents=True, exist_ok=True)
     save(table_figure(data), out, "figure")
     atomic_write(out / "rows.csv", lambda tmp: data.to_csv(tmp, index=False))

@@ -1,16 +1,17 @@
-"""ABS's supernet for the tables, trained once per dataset, seed and settings, and the proxy scores taken from it.
+"""ABS's supernet for the tables, trained once per dataset, seed, settings and training code, and the proxy scores
+taken from it.
 
-A supernet lives in `inputs.runs/DATASET-seedS-HASH/` (HASH: its settings), so abs-correlation and eps-top20
-measure the same network and a rerun resumes or reuses it; the scores of a proxy on it live in its `scores/`, so
-one table's Re-BN scores serve the other."""
+A supernet is known by its key, `DATASET-seedS-DIGEST` (DIGEST: its configuration), and lives in
+`inputs.runs/KEY-CODE/` (CODE: the training code's hash), so abs-correlation and eps-top20 measure the same network,
+a rerun resumes or reuses it, and new training code trains a new one. The scores of a proxy on it are kept in the
+store (`Inputs.score`) under the key, so one table's Re-BN scores serve the other, and `--from-scores` finds them
+without the run."""
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 
-from harness.reproduce.inputs import Inputs
+from harness.reproduce.inputs import Inputs, digest
 
 
 def supernet_settings(inputs: Inputs, dataset: str, seed: int, overrides: dict):
@@ -22,24 +23,25 @@ def supernet_settings(inputs: Inputs, dataset: str, seed: int, overrides: dict):
 
 
 def supernet(inputs: Inputs, dataset: str, seed: int, overrides: dict):
-    """Train (or finish, or reuse) the supernet; returns its run directory, its `TrainConfig` and the seconds its
-    training took (from its log, so a reused run still reports what it cost)."""
-    from harness.train.loop import train
+    """Train (or finish, or reuse) the supernet unless re-deriving from the store; returns its run directory, its
+    `TrainConfig` and its key."""
+    from harness.train.run_dir import training_code_hash
 
     config = supernet_settings(inputs, dataset, seed, overrides)
-    digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-    run_dir = Path(inputs.runs) / f"{dataset}-seed{seed}-{digest}"
-    train(config, run_dir, resume=(run_dir / "config.json").exists())
-    log = (run_dir / "log.jsonl").read_text().splitlines()
-    return run_dir, config, sum(json.loads(line)["seconds"] for line in log)
+    key = f"{dataset}-seed{seed}-{digest(config.identity())}"
+    run_dir = Path(inputs.runs) / f"{key}-{training_code_hash()[:8]}"
+    if not inputs.from_scores:
+        from harness.train.loop import train
+
+        train(config, run_dir, resume=(run_dir / "config.json").exists())
+    return run_dir, config, key
 
 
-def supernet_scores(inputs: Inputs, run_dir: Path, config, proxy: str, cells: str, settings: dict, name: str):
-    """`proxy` with `settings` on the `cells` spec of the supernet in `run_dir`, kept as `run_dir/scores/NAME.csv`."""
-    from harness.proxies import ProxyContext, get_proxy
-    from harness.proxies.scoring import score_cells
+def supernet_scores(inputs: Inputs, run_dir: Path, config, key: str, proxy: str, cells: str, settings: dict,
+                    label: str):
+    """`proxy` with `settings` on the `cells` spec of the supernet `key` (in `run_dir`), from the store."""
+    from harness.proxies import ProxyContext
 
     context = ProxyContext(dataset=config.dataset, data_root=inputs.data_root, splits_dir=inputs.splits_dir,
                            run_dir=str(run_dir), device=config.device, seed=config.seed, settings=settings)
-    return score_cells(get_proxy(proxy), cells, context, run_dir / "scores" / f"{name}.csv",
-                       order=inputs.oracle.order, table_hash=inputs.oracle.table_hash, progress=inputs.progress)
+    return inputs.score(f"{key}-{label}", proxy, cells, context, run_key=key)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.reproduce.inputs import Inputs
-from harness.reproduce.results import Row
+from harness.reproduce.results import Row, sources
 
 #: dataset -> (proxy head dataset, ground-truth dataset, split): the zero-cost code queries cifar10-valid for CIFAR-10
 TARGETS = {"cifar10": ("cifar10", "cifar10-valid", "ori-test"), "cifar100": ("cifar100", "cifar100", "x-test"),
@@ -30,7 +30,6 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.evaluate import evaluate_scores
     from harness.data import missing_images
     from harness.proxies import ProxyContext, get_proxy
-    from harness.proxies.scoring import score_cells
 
     settings = PRESETS[preset]
     cells = inputs.sample(settings.cells)
@@ -45,9 +44,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                 continue
             context = ProxyContext(dataset=head, data_root=inputs.data_root if "images" in proxy.needs else None,
                                    splits_dir=inputs.splits_dir, seed=inputs.seed)
-            scored = score_cells(proxy, cells, context, out / "scores" / f"{name}-{dataset}.csv",
-                                 order=inputs.oracle.order, table_hash=inputs.oracle.table_hash,
-                                 progress=inputs.progress)
+            scored = inputs.score(f"zero-cost-{name}-{dataset}", name, cells, context)
             truth = inputs.oracle.accuracy(scored.cells, dataset=truth_dataset, split=split)
             metrics = evaluate_scores(truth, scored.scores, n_boot=settings.n_boot, seed=inputs.seed).set_index("label")
             for metric in ("spearman_rho", "kendall_tau"):
@@ -56,5 +53,6 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                                 ci_high=float(r["ci_high"]), n=int(r["n_cells"]),
                                 seconds=float(scored.provenance["seconds"]),
                                 settings={"cells": cells, "truth": f"{truth_dataset}/{split}@200",
-                                          "seed": inputs.seed, "proxy_version": proxy.version}))
+                                          "seed": inputs.seed, "proxy_version": proxy.version,
+                                          "proxy_settings": scored.provenance["settings"]}, **sources(scored)))
     return rows

@@ -60,6 +60,32 @@ class ShrinkSettings:
     def trains(self) -> bool:
         return self.signal in SUPERNET_SIGNALS or self.signal.startswith("proxy:")
 
+    @property
+    def proxy(self):
+        """The registered proxy the signal scores with (None for truth and scores:FILE)."""
+        from harness.proxies import get_proxy
+
+        if not self.trains:
+            return None
+        return get_proxy(self.signal.split(":", 1)[1] if self.signal.startswith("proxy:") else self.signal)
+
+    def resolved(self) -> ShrinkSettings:
+        """These settings with `proxy_settings` checked against the signal's proxy and its defaults filled in."""
+        if self.proxy is None:
+            if self.proxy_settings:
+                raise HarnessError(f"signal {self.signal!r} takes no proxy settings; got {self.proxy_settings}")
+            return self
+        return replace(self, proxy_settings=self.proxy.resolve_settings(self.proxy_settings))
+
+
+def scores_digest(score_set) -> str:
+    """sha256 of a score set's cells and scores, in its order."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(score_set.cells, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(score_set.scores, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
 
 def allowed_lists(mask: np.ndarray) -> list[list[str]]:
     """The mask as 6 lists of op names, the form of `TrainConfig.allowed` and of `space.json`."""
@@ -76,7 +102,11 @@ def shrink_abs(settings: ShrinkSettings, out: str | Path, *, cells: np.ndarray, 
         raise HarnessError(f"signal {settings.signal!r} trains a supernet: pass train_config (data, channels, ...)")
     if settings.signal.startswith("scores:") and score_set is None:
         raise HarnessError(f"signal {settings.signal!r} needs the score set read from its file")
-    identity = identity_of(settings, train_config if settings.trains else None)
+    settings = settings.resolved()
+    modules = (__name__, settings.proxy.module) if settings.proxy else (__name__,)
+    identity = identity_of(settings, train_config if settings.trains else None, *modules)
+    if score_set is not None:  # the result depends on the scores themselves, not on the file's name
+        identity["scores_sha256"] = scores_digest(score_set)
     history = load_history(out, identity, key="stages")
     mask = np.array(history[-1]["allowed_mask"], dtype=bool) if history else np.ones((NUM_EDGES, NUM_OPS), bool)
     signal = _signal(settings, out, cells, truth, train_config, score_set)
@@ -107,7 +137,7 @@ def _signal(settings: ShrinkSettings, out: Path, cells, truth, train_config, sco
         run_dir = _train_stage(settings, out, train_config, stage, mask)
         inside = np.flatnonzero(cells_in(cells, mask))
         if settings.signal == "angle":
-            return _angle_scores(out / "stage-1", run_dir, cells[inside], settings.proxy_settings.get("parts", "all"))
+            return _angle_scores(out / "stage-1", run_dir, cells[inside], settings.proxy_settings["parts"])
         if settings.signal == "magnitude":
             from harness.proxies import ProxyContext
             from harness.proxies.magnitude import operator_weights

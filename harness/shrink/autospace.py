@@ -37,7 +37,7 @@ from tqdm import tqdm
 from harness.analysis.metrics import kendall_tau
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
-from harness.shrink.history import check_positive, identity_of, save_history
+from harness.shrink.history import check_identity, check_positive, identity_of, save_history
 from harness.shrink.population import SpaceIndex, outside, within_hamming
 from harness.space import NUM_EDGES, NUM_OPS, OPS, format_arch, format_archs, parse_arch
 from harness.train.loop import autocast, prepare_batch, training_setup
@@ -103,7 +103,7 @@ def run_autospace(settings: AutoSpaceSettings, out: str | Path, *, cells: np.nda
     out = Path(out)
     space = SpaceIndex(cells, truth)
     config = supernet_config_of(settings, train_config)
-    identity = identity_of(settings, config)
+    identity = identity_of(settings, config, __name__)
     reference = parse_arch(settings.reference)
     near_reference = within_hamming(reference, settings.hamming)
     run = _Run(settings, config, space.random_cells(settings.population, np.random.default_rng([settings.seed, 0]),
@@ -219,9 +219,7 @@ class _Run:
         if not path.exists():
             return []
         state = torch.load(path, map_location="cpu", weights_only=False)
-        if state["identity"] != identity:
-            raise HarnessError(f"{path.parent} holds a run with other settings ({state['identity']}); rerun with "
-                               f"the same settings to resume it, or choose another --out")
+        check_identity(path.parent, state["identity"], identity)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -67,7 +67,7 @@ def run_eps(settings: EpsSettings, out: str | Path, *, cells: np.ndarray, truth:
         raise HarnessError("EPS trains a supernet: pass train_config (data, channels, ...)")
     out = Path(out)
     space = SpaceIndex(cells, truth)
-    identity = identity_of(settings, train_config)
+    identity = identity_of(settings, train_config, __name__)
     history = load_history(out, identity)
     if history:
         population, born = _next_population(history[-1])

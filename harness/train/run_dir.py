@@ -1,5 +1,7 @@
-"""A run directory: `config.json`, `log.jsonl` (one line per epoch) and `checkpoints/` (epoch 0, chosen epochs,
-and `last.pt` for resuming). Every file is written through a temporary name."""
+"""A run directory: `config.json`, `code.json` (the code hash of the training code, `harness.provenance`),
+`log.jsonl` (one line per epoch) and `checkpoints/` (epoch 0, chosen epochs, and `last.pt` for resuming). Every
+file is written through a temporary name. A run is resumed only under the same configuration and the same
+training code: weights half trained by other code are never continued."""
 from __future__ import annotations
 
 import json
@@ -9,7 +11,15 @@ import torch
 
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
+from harness.provenance import code_hash, code_version
 from harness.train.config import TrainConfig
+
+#: the module whose code (with everything it imports) trains a run
+TRAINING_MODULE = "harness.train.loop"
+
+
+def training_code_hash() -> str:
+    return code_hash(TRAINING_MODULE)
 
 
 class RunDir:
@@ -19,6 +29,10 @@ class RunDir:
     @property
     def config_path(self) -> Path:
         return self.path / "config.json"
+
+    @property
+    def code_path(self) -> Path:
+        return self.path / "code.json"
 
     @property
     def log_path(self) -> Path:
@@ -37,6 +51,9 @@ class RunDir:
                 raise HarnessError(f"{self.path} already holds a run; pass --resume to continue it, or choose another "
                                    f"--out")
             diff = config.differences(saved)
+            code = json.loads(self.code_path.read_text()).get("code_hash") if self.code_path.exists() else None
+            if code != training_code_hash():
+                diff.append(f"training code: {code} -> {training_code_hash()}")
             if diff:
                 raise HarnessError(f"refusing to resume {self.path} under a different configuration: "
                                    f"{'; '.join(diff)}. Resume with the saved settings or start a new run directory.")
@@ -45,6 +62,8 @@ class RunDir:
         if resume:
             raise HarnessError(f"nothing to resume in {self.path}: it holds no run (no config.json)")
         self.path.mkdir(parents=True, exist_ok=True)
+        code = {"code_hash": training_code_hash(), "harness_version": code_version()}
+        atomic_write(self.code_path, lambda tmp: Path(tmp).write_text(json.dumps(code, indent=2) + "\n"))
         atomic_write(self.config_path, lambda tmp: Path(tmp).write_text(json.dumps(config.to_json(), indent=2) + "\n"))
         return None
 
