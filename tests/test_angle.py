@@ -142,7 +142,8 @@ def test_registered_proxy_scores_a_run(models, tmp_path):
     _run_tables.cache_clear()
     result = score_cells(get_proxy("angle"), "sample:200:0", context, tmp_path / "angle.csv", chunk=64,
                          progress=False)
-    assert _run_tables.cache_info().misses == 1 and _run_tables.cache_info().hits == 8  # 9 chunks (1, 2, .., 64, 9), one load
+    # one load of the checkpoints, however many chunks the journal cut the 200 cells into (at least 4 of <= 64)
+    assert _run_tables.cache_info().misses == 1 and _run_tables.cache_info().hits >= 3
     cells = select_cells("sample:200:0")
     np.testing.assert_array_equal(result.cells, cells)
     np.testing.assert_allclose(result.scores, angle_scores(*models, cells), rtol=0, atol=1e-12)

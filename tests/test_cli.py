@@ -67,3 +67,42 @@ def test_console_script_is_installed():
     assert exe, "the `harness` console script is not on PATH; install the package (pip install -e .)"
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("nb201-harness ")
+
+
+def _command_lines(parser, prefix=()):
+    """Every command line the parser knows, as argv prefixes: each group, subcommand and sub-subcommand."""
+    import argparse
+
+    yield list(prefix)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _command_lines(sub, (*prefix, name))
+
+
+def test_every_command_has_a_help_that_prints(capsys):
+    from harness.cli.main import build_parser
+
+    commands = list(_command_lines(build_parser()))
+    assert ["check"] in commands and ["search"] in commands and ["shrink", "abs"] in commands and len(commands) > 15
+    for argv in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([*argv, "--help"])
+        assert exit_.value.code == 0, argv
+        assert "usage: harness" in capsys.readouterr().out, argv
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["evaluate", "--dataset", "cifar10", "--split", "ori-test", "--n-boot", "-5"],
+     "argument --n-boot: -5 is not a positive integer"),
+    (["search", "random", "--runs", "0"], "argument --runs: 0 is not a positive integer"),
+    (["search", "random", "--seed", "-1"], "argument --seed: -1 is negative"),
+    (["check", "x.csv", "--baseline", "b.json", "--tolerance", "-0.1"], "argument --tolerance: '-0.1' is not a finite"),
+    (["train", "supernet", "--out", "r", "--samples", "1.5"], "argument --samples: '1.5' is not a share in (0, 1]"),
+    (["shrink", "abs", "--signal", "truth", "--out", "o", "--stages", "0"], "argument --stages: 0 is not a positive"),
+    (["oracle", "top", "--dataset", "cifar10", "--split", "ori-test", "-k", "ten"], "argument -k: 'ten' is not an int"),
+])
+def test_numbers_out_of_range_are_refused_before_any_work(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and fragment in capsys.readouterr().err

@@ -30,7 +30,8 @@ def test_metrics_table_has_intervals_and_counts(table_oracle):
     score[5] = np.inf
     table = evaluate_scores(truth, score, n_boot=200, seed=1).set_index("label")
     tau = table.loc["kendall_tau"]
-    assert tau["n_cells"] == 15619 and tau["n_nan"] == 5 and tau["n_inf"] == 1
+    assert tau["n_cells"] == 15620 and tau["n_nan"] == 5 and tau["n_inf"] == 1  # the infinite score is kept
+    assert np.isnan(table.loc["pearson_r", "value"]) and "infinite" in table.loc["pearson_r", "reason"]
     assert tau["ci_low"] < tau["value"] < tau["ci_high"] and tau["ci_high"] - tau["ci_low"] < 0.03
     assert table.loc["top_kendall_tau@20%", "ci_low"] < table.loc["top_kendall_tau@20%", "ci_high"]
     assert np.isnan(table.loc["precision_at_k@10", "ci_low"])

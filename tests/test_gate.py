@@ -64,3 +64,63 @@ def test_gate_refuses_a_baseline_from_another_ground_truth(table_oracle, nats_or
     with pytest.raises(HarnessError, match="unknown metric"):
         gate.measure([gate.read_scores(good, table_oracle.order)], table_oracle, dataset="cifar10",
                      split="ori-test", hp=200, metrics=["tau"])
+
+
+def _scores(oracle, path, idx, noise=2.0, seed=0, nan=0, provenance=None):
+    truth = oracle.accuracy(idx, dataset="cifar10", split="ori-test")
+    scores = truth + np.random.default_rng(seed).normal(scale=noise, size=len(idx))
+    scores[:nan] = np.nan
+    return write_scores(path, ScoreSet("p", oracle.cells(idx), scores, {"proxy": "p", **(provenance or {})}))
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("fewer cells", "scores 30 cells, the baseline 500"),
+    ("other cells", "scores other cells than the baseline (same number"),
+    ("more NaN", "has 7 NaN scores, the baseline at most 2"),
+    ("other dataset asked", "--dataset cifar100 asked for, the baseline is on dataset cifar10"),
+    ("other split asked", "--split x-valid asked for, the baseline is on split ori-test"),
+    ("scored on other images", "was scored on cifar100 (CIFAR-100), the target is cifar10 (CIFAR-10)"),
+])
+def test_a_check_of_other_cells_nan_or_target_fails_with_the_reason(case, fragment, table_oracle, tmp_path, capsys):
+    """What a baseline pins: 30 easy cells or 500 others ranked perfectly must not pass as 'improved'."""
+    cache = ["--cache", str(table_oracle.path)]
+    rng = np.random.default_rng(0)
+    cells = np.sort(rng.choice(15625, 500, replace=False))
+    base = _scores(table_oracle, tmp_path / "base.csv", cells, noise=5.0, nan=2)
+    assert main(["check", str(base), "--baseline", str(tmp_path / "b.json"), "--update", *WHERE, *cache]) == 0
+    pins = json.loads((tmp_path / "b.json").read_text())["pins"]
+    assert pins["n_cells"] == 500 and pins["n_nan"] == 2 and len(pins["cells_sha256"]) == 64
+    best = np.argsort(-table_oracle.accuracy(dataset="cifar10", split="ori-test"))
+    others = np.setdiff1d(best[:2000], cells)[:500]
+    extra, check_file = [], tmp_path / "check.csv"
+    if case == "fewer cells":  # the 30 best cells, ranked perfectly
+        _scores(table_oracle, check_file, best[:30], noise=0.0)
+    elif case == "other cells":
+        _scores(table_oracle, check_file, others, noise=0.0)
+    elif case == "more NaN":
+        _scores(table_oracle, check_file, cells, noise=0.0, nan=7)
+    elif case == "scored on other images":
+        _scores(table_oracle, check_file, cells, noise=0.0, provenance={"dataset": "cifar100"})
+    else:
+        _scores(table_oracle, check_file, cells, noise=0.0)
+        extra = ["--dataset", "cifar100"] if "dataset" in case else ["--split", "x-valid"]
+    capsys.readouterr()
+    assert main(["check", str(check_file), "--baseline", str(tmp_path / "b.json"), *extra, *cache]) == 1
+    out = capsys.readouterr().out
+    assert f"MISMATCH: {check_file}" in out or "MISMATCH: --" in out
+    assert fragment in out and "FAIL: the check does not measure what the baseline pinned" in out
+
+
+def test_the_same_cells_and_target_pass_and_seeds_must_share_their_cells(table_oracle, tmp_path, capsys):
+    cache = ["--cache", str(table_oracle.path)]
+    cells = np.arange(0, 15625, 31)
+    seeds = [_scores(table_oracle, tmp_path / f"s{i}.csv", cells, noise=5.0, seed=i) for i in range(2)]
+    assert main(["check", *map(str, seeds), "--baseline", str(tmp_path / "b.json"), "--update", *WHERE, *cache]) == 0
+    capsys.readouterr()
+    assert main(["check", *map(str, seeds), "--baseline", str(tmp_path / "b.json"), *WHERE, "--hp", "200",
+                 *cache]) == 0
+    assert "PASS" in capsys.readouterr().out and "MISMATCH" not in capsys.readouterr().out
+    odd = _scores(table_oracle, tmp_path / "odd.csv", cells[1:], noise=5.0)
+    assert main(["check", str(seeds[0]), str(odd), "--baseline", str(tmp_path / "c.json"), "--update", *WHERE,
+                 *cache]) == 2
+    assert "cover different cells" in capsys.readouterr().err

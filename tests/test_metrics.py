@@ -1,5 +1,6 @@
 """Rank metrics: against scipy, and hand-built cases with known answers (ties, perfect/reversed, top-k edges)."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -64,12 +65,50 @@ def test_top_k_kendall_restricts_to_the_ground_truth_top():
     assert m.kendall_tau(t, s) > 0.2
 
 
-def test_non_finite_values_are_counted_and_dropped():
-    t = np.array([1, 2, 3, 4, np.nan, 6.0])
-    s = np.array([1, np.nan, np.inf, 4, 5, -np.inf])
-    tt, ss, dropped = m.finite_pairs(t, s)
-    assert tt.tolist() == [1.0, 4.0] and ss.tolist() == [1.0, 4.0]
-    assert dropped == {"nan_score": 1, "inf_score": 2, "no_truth": 1}
+def test_nan_is_dropped_and_counted_infinities_are_kept_and_counted():
+    t = np.array([1, 2, 3, 4, np.nan, 6.0, 7.0])
+    s = np.array([1, np.nan, np.inf, 4, 5, -np.inf, np.inf])
+    tt, ss, counts = m.usable_pairs(t, s)
+    assert tt.tolist() == [1.0, 3.0, 4.0, 6.0, 7.0] and ss.tolist() == [1.0, np.inf, 4.0, -np.inf, np.inf]
+    assert counts == {"nan_score": 1, "inf_score": 3, "no_truth": 1}
+
+
+def test_infinite_scores_rank_at_the_ends_as_ties():
+    """-inf ranks below every finite score, +inf above, each tied with its own kind: the same tau as a finite
+    stand-in with those ranks (computed by scipy on numbers it needs no rule for)."""
+    t = np.array([5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 0.5])
+    s = np.array([0.3, -np.inf, 0.9, -np.inf, 0.1, np.inf, -np.inf])
+    stand_in = np.array([0.3, -7.0, 0.9, -7.0, 0.1, 7.0, -7.0])
+    assert m.kendall_tau(t, s) == pytest.approx(stats.kendalltau(t, stand_in).statistic, abs=1e-12)
+    assert m.spearman_rho(t, s) == pytest.approx(stats.spearmanr(t, stand_in).statistic, abs=1e-12)
+    assert m.top_k(s, 2).tolist() == [5, 2] and m.top_k(s, 7).tolist()[-3:] == [1, 3, 6]
+    assert math.isnan(m.pearson_r(t, s))  # not a rank metric: undefined with infinite scores
+    assert "constant" in m.undefined_reason([1, 2, 3], [-np.inf] * 3)  # all -inf: ranks nothing
+    assert m.rank_ready(s).tolist()[1] < 0.1 < m.rank_ready(s).tolist()[5] - 1
+
+
+def test_nan_and_non_finite_truth_are_refused_by_the_plain_functions():
+    with pytest.raises(HarnessError, match=r"y_score has NaN \(no score\) at 1 at position\(s\) \[1\]"):
+        m.kendall_tau([1, 2, 3], [1, np.nan, 3])
+    with pytest.raises(HarnessError, match=r"y_true must be finite .* 2 at position\(s\) \[0, 2\]"):
+        m.spearman_rho([np.nan, 2, np.inf], [1, 2, 3])
+    for fn in (m.top_k_kendall, m.retrieval_rate):
+        with pytest.raises(HarnessError, match="y_score has NaN"):
+            fn([1, 2, 3], [np.nan, 2, 3], 50)
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: m.precision_at_k([1, 2, 3], [3, 2, 1], 0), "k must be an integer in 1..3"),
+    (lambda: m.precision_at_k([1, 2, 3], [3, 2, 1], 4), "k must be an integer in 1..3"),
+    (lambda: m.best_rank_at_k([1, 2, 3], [3, 2, 1], 2.5), "k must be an integer in 1..3"),
+    (lambda: m.worst_rank_at_k([1, 2, 3], [3, 2, 1], True), "got True"),
+    (lambda: m.retrieval_rate([1, 2, 3], [3, 2, 1], 150), "k_percent must be a number in (0, 100], got 150"),
+    (lambda: m.top_k_kendall([1, 2, 3], [3, 2, 1], -5), "got -5"),
+    (lambda: m.top_k_count(10, "20"), "got '20'"),
+])
+def test_k_ranges_are_validated(call, fragment):
+    with pytest.raises(HarnessError, match=re.escape(fragment)):
+        call()
 
 
 def test_undefined_reasons():

@@ -169,3 +169,41 @@ def test_a_finished_score_file_of_the_same_job_is_reused(tmp_path):
     assert CALLS == [] and read_scores(out).provenance["created_utc"] == first.provenance["created_utc"]
     score_cells(proxy, "sample:30:4", ProxyContext(settings={"offset": 2}), out, progress=False, force=True)
     assert sum(CALLS) == 30  # another job replaces a finished file only when forced
+
+
+BUILTIN = ("angle", "econas", "econas_hierarchical", "flops", "fisher", "grad_norm", "grasp", "jacob_cov", "magnitude",
+           "naswot", "params", "rebn", "snip", "supernet_acc", "synflow")
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_an_unknown_setting_is_refused_with_the_valid_ones(name, tmp_path, capsys):
+    """A typo (`part` for `parts`) must not run the default: exit 2, listing every declared setting."""
+    out = tmp_path / "s.csv"
+    assert main(["score", name, "--cells", "sample:3", "--settings", '{"part": "cells"}', "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown setting(s) 'part' for proxy '{name}'" in err and "Traceback" not in err
+    declared = get_proxy(name).settings
+    assert all(f"{key} (" in err for key in declared) if declared else f"proxy '{name}' takes no settings" in err
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+@pytest.mark.parametrize("name, settings, fragment", [
+    ("synflow", {"channels": "16"}, "setting 'channels' of proxy 'synflow' is '16'; expected int, default 16"),
+    ("angle", {"parts": "cell"}, 'expected str, default "all", one of "all", "cells"'),
+    ("rebn", {"calibration_images": True}, "setting 'calibration_images' of proxy 'rebn' is True; expected int"),
+    ("econas", {"samples": None}, "setting 'samples' of proxy 'econas' is None; expected float"),
+])
+def test_a_setting_of_the_wrong_type_is_refused(name, settings, fragment):
+    with pytest.raises(HarnessError, match=re.escape(fragment)):
+        get_proxy(name).resolve_settings(settings)
+
+
+def test_resolved_settings_fill_the_defaults_and_go_into_the_score_file(tmp_path, capsys):
+    assert get_proxy("angle").resolve_settings({}) == {"parts": "all"}
+    assert get_proxy("econas").resolve_settings({"samples": 1})["samples"] == 1  # an int is a valid float
+    assert main(["score", "test_counting", "--cells", "sample:5", "--out", str(tmp_path / "c.csv")]) == 0
+    assert json.loads((tmp_path / "c.meta.json").read_text())["settings"] == {"offset": 0.0}
+    assert main(["proxies", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "setting parts: str, default \"all\", one of \"all\", \"cells\"" in listing
+    assert "setting calibration_images: int, default 20000" in listing

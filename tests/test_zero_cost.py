@@ -1,4 +1,5 @@
 """Zero-cost proxies: definitions on hand-built nets, determinism and sanity on real CIFAR-10 at tiny sizes."""
+import copy
 import csv
 from dataclasses import replace
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
+import torch.nn.functional as F
 from torch import nn
 
 import harness.proxies.zero_cost as zc
@@ -134,3 +136,74 @@ def test_scoring_frees_every_activation_it_made(name):
         h.remove()
     gc.collect()
     assert made and not [ref for ref in made if ref() is not None]
+
+
+def _small_net():
+    """conv -> BN -> ReLU -> conv -> pool -> linear: every kind of layer the gradient proxies weigh or skip."""
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.Conv2d(4, 5, 1, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3))
+
+
+#: the conv and linear weights of `_small_net`: what snip and grad_norm sum over (no bias, no BN)
+WEIGHTS = ("0.weight", "3.weight", "6.weight")
+
+
+def _loss_gradient(net, x, y):
+    """dL/dw of every parameter by torch.func on the functional network: no hooks, no .grad, no zero_grad."""
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    buffers = {k: v.detach().clone() for k, v in net.named_buffers()}
+    net.train()
+
+    def loss(p, b):  # the buffers are an input: train-mode BN updates its running statistics in place
+        return F.cross_entropy(torch.func.functional_call(net, (p, b), (x,)), y)
+    return params, torch.func.grad(loss)(params, buffers)
+
+
+def _batch_of(n=6, side=5):
+    torch.manual_seed(2)
+    return torch.randn(n, 3, side, side), torch.randint(0, 3, (n,))
+
+
+def test_snip_is_the_sum_of_abs_weight_times_gradient():
+    net, (x, y) = _small_net(), _batch_of()
+    w, g = _loss_gradient(net, x, y)
+    products = [(w[k] * g[k]) for k in WEIGHTS]
+    assert min(p.min() for p in products) < 0 < max(p.max() for p in products)  # mixed signs: abs matters
+    expected = sum(p.abs().sum().item() for p in products)
+    assert zc.snip_score(net, x, y) == pytest.approx(expected, rel=1e-6)
+
+
+def test_grad_norm_is_the_sum_of_per_layer_gradient_norms():
+    net, (x, y) = _small_net(), _batch_of()
+    _, g = _loss_gradient(net, x, y)
+    norms = [g[k].pow(2).sum().sqrt().item() for k in WEIGHTS]
+    assert any(abs(n - 1) > 0.1 for n in norms)  # so a squared norm would differ
+    assert zc.grad_norm_score(net, x, y) == pytest.approx(sum(norms), rel=1e-6)
+
+
+def test_fisher_is_half_the_channel_sum_of_the_batch_mean_of_squared_activation_gradients():
+    """Written out by hand: the network run layer by layer, each conv output's gradient taken by autograd.grad."""
+    net, (x, y) = _small_net(), _batch_of()
+    expected_net = copy.deepcopy(net).train()
+    conv1, bn, relu, conv2, pool, flatten, linear = expected_net
+    a1 = conv1(x)
+    a2 = conv2(relu(bn(a1)))
+    loss = F.cross_entropy(linear(flatten(pool(a2))), y)
+    g1, g2 = torch.autograd.grad(loss, (a1, a2))
+    expected = sum(0.5 * ((a * g).sum(dim=(2, 3)) ** 2).mean(dim=0).sum().item() for a, g in ((a1, g1), (a2, g2)))
+    assert zc.fisher_score(net, x, y) == pytest.approx(expected, rel=1e-5)
+
+
+def test_jacob_cov_matches_its_closed_form_on_a_relu_network():
+    """f(x) = W2 relu(W1 x): the Jacobian of sum(f(x_i)) is ((W1 x_i > 0) * (W2^T 1)) W1 per image; the score is
+    -sum(log(v + k) + 1/(v + k)) over the eigenvalues v of their correlation matrix, k = 1e-5 (numpy, by hand)."""
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 7, bias=False), nn.ReLU(), nn.Linear(7, 4, bias=False))
+    x = torch.randn(5, 3, 2, 2)
+    W1, W2 = net[1].weight.detach().double().numpy(), net[3].weight.detach().double().numpy()
+    flat = x.reshape(5, -1).double().numpy()
+    jacobians = ((flat @ W1.T > 0) * W2.sum(axis=0)) @ W1
+    v = np.linalg.eigvalsh(np.corrcoef(jacobians))
+    expected = -np.sum(np.log(v + 1e-5) + 1 / (v + 1e-5))
+    assert expected < 0 and zc.jacob_cov_score(net, x) == pytest.approx(expected, rel=1e-6)

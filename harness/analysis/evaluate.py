@@ -21,7 +21,9 @@ from harness.analysis.baselines import baseline_score_sets
 from harness.analysis.bootstrap import kendall_tau_b_weighted, pearson_weighted, resample_weights, spearman_weighted
 from harness.analysis.operators import operator_table
 from harness.analysis.score_sets import ScoreSet, distinct_names
+from harness.errors import HarnessError
 from harness.oracle import Oracle
+from harness.oracle.keys import IMAGES
 from harness.space import class_ids
 
 TOP_PERCENTS = (1, 5, 10, 20)
@@ -43,12 +45,16 @@ def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha
                     rank_ks=RANK_KS) -> pd.DataFrame:
     """All metrics of one score array against the ground truth, one row each (see COLUMNS).
 
-    NaN/inf scores and cells without ground truth are counted and excluded; a metric that cannot be defined
-    on what is left is NaN with the reason.
+    NaN scores and cells without ground truth are counted and excluded; infinite scores are counted and kept, as
+    ties below (-inf) or above (+inf) every finite score (`harness.analysis.metrics`); a metric that cannot be
+    defined on what is left is NaN with the reason.
     """
-    t, s, dropped = m.finite_pairs(y_true, y_score)
+    t, raw, dropped = m.usable_pairs(y_true, y_score)
+    s = m.rank_ready(raw)  # the ranks of the scores, infinities included, in finite numbers
     n = len(t)
     reason = m.undefined_reason(t, s)
+    infinite = (f"{dropped['inf_score']} infinite score(s): Pearson's r is not a rank metric and is undefined with "
+                f"them (the rank metrics rank them as ties at the ends)") if dropped["inf_score"] else None
     rows: list[dict] = []
 
     def add(metric, value, k=None, unit="", ci=(math.nan, math.nan), why=None):
@@ -61,8 +67,8 @@ def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha
                     "spearman_rho": (m.spearman_rho, spearman_weighted), "pearson_r": (m.pearson_r, pearson_weighted)}
     weights, by_cell = _resamples(n, n_boot, seed) if reason is None and n_boot > 0 else (None, None)
     for name, (point, boot) in correlations.items():
-        if reason:
-            add(name, math.nan, why=reason)
+        if reason or (name == "pearson_r" and infinite):
+            add(name, math.nan, why=reason or infinite)
         else:
             add(name, point(t, s), ci=_interval(boot(t, s, weights), alpha) if weights is not None else
                 (math.nan, math.nan))
@@ -209,13 +215,37 @@ class Evaluation:
         return pd.concat(frames, ignore_index=True)
 
 
+def target_mismatches(score_sets: list[ScoreSet], oracle: Oracle, dataset: str) -> list[str]:
+    """What the score sets' provenance says that disagrees with the target: a dataset of other images (a proxy
+    scored on CIFAR-100 judged against CIFAR-10's accuracy) or another ground-truth table; one line each."""
+    found = []
+    for sset in score_sets:
+        recorded, table = sset.provenance.get("dataset"), sset.provenance.get("table_hash")
+        where = sset.source or sset.name
+        if recorded and IMAGES.get(recorded, recorded) != IMAGES.get(dataset, dataset):
+            found.append(f"{where} was scored on {recorded} ({IMAGES.get(recorded, 'unknown images')}), the target "
+                         f"is {dataset} ({IMAGES.get(dataset, dataset)})")
+        if table and table != oracle.table_hash:
+            found.append(f"{where} was scored with ground truth {str(table)[:16]}..., the oracle holds "
+                         f"{oracle.table_hash[:16]}... ({oracle.meta['benchmark_version']})")
+    return found
+
+
 def evaluate_score_sets(score_sets: list[ScoreSet], oracle: Oracle, *, dataset: str, split: str, hp: int = 200,
                         baselines: bool = True, iso_classes: bool = False, n_boot: int = 1000, seed: int = 0,
-                        alpha: float = 0.05) -> Evaluation:
-    """Evaluate every score set, plus the no-training baselines on the union of the cells they cover."""
+                        alpha: float = 0.05, allow_mismatch: bool = False) -> Evaluation:
+    """Evaluate every score set, plus the no-training baselines on the union of the cells they cover. A score set
+    whose provenance names another dataset's images or another ground truth is refused (`target_mismatches`)
+    unless `allow_mismatch`, and then the mismatch is recorded in the settings (and shown in the report)."""
     truth_all = oracle.query(dataset=dataset, split=split, hp=hp)  # validates the target first
+    mismatches = target_mismatches(score_sets, oracle, dataset)
+    if mismatches and not allow_mismatch:
+        raise HarnessError(f"refusing to evaluate against {dataset}/{split}@{hp}: {'; '.join(mismatches)}. Score "
+                           f"on the target's dataset and ground truth, or pass --allow-mismatch to evaluate anyway "
+                           f"(the report then says so)")
     truth_ops = oracle.operator_scores(dataset=dataset, split=split, hp=hp)
-    settings = {"n_boot": n_boot, "seed": seed, "alpha": alpha, "iso_classes": iso_classes}
+    settings = {"n_boot": n_boot, "seed": seed, "alpha": alpha, "iso_classes": iso_classes,
+                "allowed_mismatches": mismatches}
     sets = [(sset, False) for sset in distinct_names(score_sets)]
     if baselines:
         covered = (np.unique(np.concatenate([oracle.indices(sset.cells) for sset, _ in sets])) if sets

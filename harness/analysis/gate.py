@@ -4,16 +4,22 @@ A baseline file (JSON) holds, per metric, the value and how far it may drop: an 
 several score sets (seeds) were measured, `sigmas` times their standard deviation if that is larger.
 Several score sets given to a check are seeds of one proxy: their mean is compared.
 
+A baseline also pins what it compares: the ground truth (table hash, dataset, split, hp), the cells (their number
+and a sha256 of the set) and the NaN scores among them. A check on fewer or other cells, with more NaN scores, of
+score files recorded on another dataset, or asked for another target fails with the reason, whatever its metrics:
+a proxy that ranks 30 easy cells perfectly has not improved on a 500-cell baseline.
+
     from harness.analysis.gate import assert_no_regression
     def test_my_proxy_ranks_as_well_as_before():
         assert_no_regression(["scores/seed0.csv", "scores/seed1.csv"], "ci/baseline.json")
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import GATE_METRICS
-from harness.analysis.evaluate import evaluate_scores
+from harness.analysis.evaluate import evaluate_scores, target_mismatches
 from harness.analysis.score_sets import ScoreSet, distinct_names, read_scores
+from harness.space import encode
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
 from harness.oracle import Oracle
@@ -46,9 +53,25 @@ def measure(score_sets: Sequence[ScoreSet], oracle: Oracle, *, dataset: str, spl
     return pd.DataFrame(rows).T
 
 
+def pins(score_sets: Sequence[ScoreSet]) -> dict:
+    """What a baseline pins of its score sets: the number of cells, a sha256 of the cell set and the most NaN
+    scores any set has. The sets (seeds of one proxy) must cover the same cells."""
+    digests = {_cells_digest(sset) for sset in score_sets}
+    if len(digests) > 1:
+        raise HarnessError(f"the {len(score_sets)} score sets cover different cells; a baseline compares seeds of one "
+                           f"proxy on one set of cells")
+    return {"n_cells": len(score_sets[0].cells), "cells_sha256": digests.pop(),
+            "n_nan": max(int(np.isnan(sset.scores).sum()) for sset in score_sets)}
+
+
+def _cells_digest(sset: ScoreSet) -> str:
+    return hashlib.sha256(np.sort(encode(sset.cells)).astype(np.int64).tobytes()).hexdigest()
+
+
 def make_baseline(measured: pd.DataFrame, oracle: Oracle, *, dataset: str, split: str, hp: int,
-                  tolerance: float = 0.02, sigmas: float = 2.0) -> dict:
-    """A baseline from measured values: mean over score sets; tolerance from seed variance when larger."""
+                  tolerance: float = 0.02, sigmas: float = 2.0, pinned: dict | None = None) -> dict:
+    """A baseline from measured values: mean over score sets; tolerance from seed variance when larger. `pinned`
+    (`pins` of the score sets) is what a later check must match."""
     if tolerance < 0 or sigmas < 0:
         raise HarnessError(f"tolerance and sigmas must be >= 0, got {tolerance} and {sigmas}")
     entries = {}
@@ -61,25 +84,34 @@ def make_baseline(measured: pd.DataFrame, oracle: Oracle, *, dataset: str, split
         entries[label] = {"value": float(values.mean()), "tolerance": sigmas * std if from_seeds else tolerance,
                           "tolerance_from": f"{sigmas:g} x std over {len(values)} seeds" if from_seeds else "absolute",
                           "seeds": len(values), "std": std}
-    return {"format": FORMAT, "format_version": 1, "target": {"dataset": dataset, "split": split, "hp": hp},
+    return {"format": FORMAT, "format_version": 2, "target": {"dataset": dataset, "split": split, "hp": hp},
             "table_hash": oracle.table_hash, "benchmark_version": oracle.meta["benchmark_version"],
-            "score_sets": list(measured.index), "metrics": entries, "harness_version": code_version(),
-            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "pins": pinned or {}, "score_sets": list(measured.index), "metrics": entries,
+            "harness_version": code_version(), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 @dataclass
 class GateResult:
     passed: bool
     table: pd.DataFrame
+    #: why the check does not compare like with like (other cells, more NaN, another target); each fails it
+    mismatches: list[str] = field(default_factory=list)
 
     def report(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL: ranking quality dropped below the baseline"
-        return self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}") + f"\n{verdict}"
+        lines = [self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+        lines += [f"MISMATCH: {m}" for m in self.mismatches]
+        if self.passed:
+            verdict = "PASS"
+        elif self.mismatches:
+            verdict = "FAIL: the check does not measure what the baseline pinned (see MISMATCH)"
+        else:
+            verdict = "FAIL: ranking quality dropped below the baseline"
+        return "\n".join(lines + [verdict])
 
 
-def check(measured: pd.DataFrame, baseline: dict) -> GateResult:
-    """Compare the mean of measured values with the baseline; a drop beyond the tolerance (or an undefined
-    metric) fails."""
+def check(measured: pd.DataFrame, baseline: dict, mismatches: Sequence[str] = ()) -> GateResult:
+    """Compare the mean of measured values with the baseline; a drop beyond the tolerance, an undefined metric or
+    any of `mismatches` fails."""
     rows = []
     for label, entry in baseline["metrics"].items():
         value = float(measured[label].mean()) if label in measured else math.nan
@@ -93,7 +125,30 @@ def check(measured: pd.DataFrame, baseline: dict) -> GateResult:
         rows.append({"metric": label, "baseline": entry["value"], "tolerance": entry["tolerance"],
                      "measured": value, "change": change, "status": status})
     table = pd.DataFrame(rows)
-    return GateResult(bool(table["status"].isin(["ok", "improved"]).all()), table)
+    passed = bool(table["status"].isin(["ok", "improved"]).all()) and not mismatches
+    return GateResult(passed, table, list(mismatches))
+
+
+def mismatches_of(score_sets: Sequence[ScoreSet], baseline: dict, oracle: Oracle,
+                  target: dict | None = None) -> list[str]:
+    """How a check's score sets (and its `target`, where one was asked for) differ from what `baseline` pinned."""
+    found = []
+    pinned, base_target = baseline.get("pins", {}), baseline["target"]
+    for key, value in (target or {}).items():
+        if value is not None and value != base_target[key]:
+            found.append(f"--{key} {value} asked for, the baseline is on {key} {base_target[key]}")
+    found += target_mismatches(list(score_sets), oracle, base_target["dataset"])
+    for sset in score_sets:
+        name = sset.source or sset.name
+        if "n_cells" in pinned and len(sset.cells) != pinned["n_cells"]:
+            found.append(f"{name} scores {len(sset.cells)} cells, the baseline {pinned['n_cells']}")
+        elif "cells_sha256" in pinned and _cells_digest(sset) != pinned["cells_sha256"]:
+            found.append(f"{name} scores other cells than the baseline (same number, cell-set sha256 "
+                         f"{_cells_digest(sset)[:12]}... against {pinned['cells_sha256'][:12]}...)")
+        nan = int(np.isnan(sset.scores).sum())
+        if "n_nan" in pinned and nan > pinned["n_nan"]:
+            found.append(f"{name} has {nan} NaN scores, the baseline at most {pinned['n_nan']}")
+    return found
 
 
 def load_baseline(path: str | Path) -> dict:
@@ -114,8 +169,10 @@ def save_baseline(path: str | Path, baseline: dict) -> Path:
     return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(baseline, indent=2) + "\n"))
 
 
-def check_scores(score_paths: Sequence[str | Path], baseline_path: str | Path, oracle: Oracle | None = None) -> GateResult:
-    """The gate from Python: read the score files and the baseline, measure, compare."""
+def check_scores(score_paths: Sequence[str | Path], baseline_path: str | Path, oracle: Oracle | None = None,
+                 target: dict | None = None) -> GateResult:
+    """The gate from Python: read the score files and the baseline, measure, compare. `target` ({"dataset",
+    "split", "hp"}, values or None) is what the caller asked for: any that disagrees with the baseline fails."""
     baseline = load_baseline(baseline_path)
     oracle = oracle or Oracle()
     if baseline["table_hash"] != oracle.table_hash:
@@ -123,10 +180,10 @@ def check_scores(score_paths: Sequence[str | Path], baseline_path: str | Path, o
                            f"({baseline['benchmark_version']}), this oracle holds {oracle.table_hash[:16]}... "
                            f"({oracle.meta['benchmark_version']}); rewrite the baseline with --update")
     sets = [read_scores(p, oracle.order) for p in score_paths]
-    target = baseline["target"]
-    measured = measure(sets, oracle, dataset=target["dataset"], split=target["split"], hp=target["hp"],
+    base_target = baseline["target"]
+    measured = measure(sets, oracle, dataset=base_target["dataset"], split=base_target["split"], hp=base_target["hp"],
                        metrics=list(baseline["metrics"]))
-    return check(measured, baseline)
+    return check(measured, baseline, mismatches_of(sets, baseline, oracle, target))
 
 
 def assert_no_regression(score_paths: Sequence[str | Path], baseline_path: str | Path,

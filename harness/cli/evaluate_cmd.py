@@ -25,29 +25,35 @@ def register(groups) -> None:
     ev.add_argument("--seed", type=seed_int, default=0, help="seed of the resamples and the random baseline")
     ev.add_argument("--iso", action="store_true", help="collapse cells to isomorphism classes first (class means)")
     ev.add_argument("--no-baselines", action="store_true", help="leave out the random, params and 12-epoch rows")
+    ev.add_argument("--allow-mismatch", action="store_true",
+                    help="evaluate score files whose provenance names another dataset's images or another ground "
+                         "truth (refused otherwise); the report says so")
     ev.set_defaults(run=_evaluate)
 
     ck = groups.add_parser("check", help="CI gate: fail (exit 1) when ranking metrics drop below a baseline",
                            description="Compare score files (several = seeds of one proxy, averaged) with a baseline "
-                                       "JSON; exit 1 with a table of what dropped. --update writes the baseline. "
-                                       + SCORE_FILES)
+                                       "JSON; exit 1 with a table of what dropped. --update writes the baseline, "
+                                       "which pins the ground truth, the target, the cells and their NaN count: a "
+                                       "check on other cells, more NaN scores or another target fails (exit 1) with "
+                                       "the reason. " + SCORE_FILES)
     ck.add_argument("scores", nargs="+", metavar="SCORES")
     ck.add_argument("--baseline", required=True, help="baseline JSON file")
     ck.add_argument("--update", action="store_true", help="measure and write the baseline instead of checking")
-    _target_args(ck, required=False)
-    ck.add_argument("--metrics", default=",".join(GATE_METRICS),
-                    help=f"with --update: metric labels to gate on (default {','.join(GATE_METRICS)})")
-    ck.add_argument("--tolerance", type=nonnegative_float, default=0.02, help="with --update: allowed absolute drop (default 0.02)")
+    _target_args(ck, required=False, hp=None)
+    ck.add_argument("--metrics", default=",".join(GATE_METRICS),  # argparse formats help with %: escape the metrics'
+                    help=f"with --update: metric labels to gate on (default {','.join(GATE_METRICS)})".replace("%", "%%"))
+    ck.add_argument("--tolerance", type=nonnegative_float, default=0.02,
+                    help="with --update: allowed absolute drop (default 0.02)")
     ck.add_argument("--sigmas", type=nonnegative_float, default=2.0,
                     help="with --update and several seeds: tolerance = this many standard deviations when larger")
     ck.set_defaults(run=_check)
 
 
-def _target_args(parser, required: bool) -> None:
+def _target_args(parser, required: bool, hp: int | None = 200) -> None:
     parser.add_argument("--dataset", required=required, help="ground truth: cifar10-valid, cifar10, cifar100, "
                                                               "ImageNet16-120")
     parser.add_argument("--split", required=required, help="x-valid, x-test or ori-test")
-    parser.add_argument("--hp", type=positive_int, default=200, help="training schedule of the ground truth (default 200)")
+    parser.add_argument("--hp", type=positive_int, default=hp, help="training schedule of the ground truth (default 200)")
     parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
 
 
@@ -64,7 +70,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     sets = [read_scores(path, oracle.order) for path in args.scores]
     evaluation = evaluate_score_sets(sets, oracle, dataset=args.dataset, split=args.split, hp=args.hp,
                                      baselines=not args.no_baselines, iso_classes=args.iso, n_boot=args.n_boot,
-                                     seed=args.seed)
+                                     seed=args.seed, allow_mismatch=args.allow_mismatch)
     written = write_report(evaluation, args.out)
     print(f"ground truth {evaluation.target} ({oracle.meta['benchmark_version']})")
     print(headline_table(evaluation).to_string(index=False))
@@ -74,6 +80,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from harness.analysis import gate
+    from harness.analysis.evaluate import target_mismatches
     from harness.analysis.score_sets import read_scores
     from harness.oracle import Oracle
 
@@ -81,16 +88,24 @@ def _check(args: argparse.Namespace) -> int:
     if args.update:
         if not args.dataset or not args.split:
             raise HarnessError("--update needs --dataset and --split: the ground truth the baseline is measured on")
+        hp = args.hp or 200
         sets = [read_scores(path, oracle.order) for path in args.scores]
+        mismatches = target_mismatches(sets, oracle, args.dataset)
+        if mismatches:
+            raise HarnessError(f"refusing to write a baseline on {args.dataset}: {'; '.join(mismatches)}")
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-        measured = gate.measure(sets, oracle, dataset=args.dataset, split=args.split, hp=args.hp, metrics=metrics)
-        baseline = gate.make_baseline(measured, oracle, dataset=args.dataset, split=args.split, hp=args.hp,
-                                      tolerance=args.tolerance, sigmas=args.sigmas)
+        measured = gate.measure(sets, oracle, dataset=args.dataset, split=args.split, hp=hp, metrics=metrics)
+        baseline = gate.make_baseline(measured, oracle, dataset=args.dataset, split=args.split, hp=hp,
+                                      tolerance=args.tolerance, sigmas=args.sigmas, pinned=gate.pins(sets))
         gate.save_baseline(args.baseline, baseline)
-        print(f"wrote baseline {Path(args.baseline)} from {len(sets)} score set(s):")
+        pinned = baseline["pins"]
+        print(f"wrote baseline {Path(args.baseline)} from {len(sets)} score set(s) on {args.dataset}/{args.split}@{hp}, "
+              f"pinning {pinned['n_cells']} cells (set sha256 {pinned['cells_sha256'][:12]}...) and at most "
+              f"{pinned['n_nan']} NaN scores:")
         for label, entry in baseline["metrics"].items():
             print(f"  {label:<24} {entry['value']:.4f}  tolerance {entry['tolerance']:.4f} ({entry['tolerance_from']})")
         return 0
-    result = gate.check_scores(args.scores, args.baseline, oracle)
+    target = {"dataset": args.dataset, "split": args.split, "hp": args.hp}
+    result = gate.check_scores(args.scores, args.baseline, oracle, target=target)
     print(result.report())
     return 0 if result.passed else 1

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from harness.errors import SourceError
 
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+#: the images each dataset's networks see: cifar10-valid and cifar10 are both CIFAR-10 (trained on half of its
+#: training set or on all of it), so a proxy scored on either may be judged against either
+IMAGES = {"cifar10-valid": "CIFAR-10", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+          "ImageNet16-120": "ImageNet16-120"}
 SPLITS = ("train", "x-valid", "x-test", "ori-test")
 METRICS = ("accuracy", "loss")
 #: cost metric -> column prefix carrying its unit

@@ -8,7 +8,8 @@ its conv weight, `avg_pool_3x3` a constant (C, 3, 3) tensor of 1/9, `skip_connec
 supernet has no affine cell BNs, and when a supernet is built with `affine=True` their parameters are ignored
 all the same, to keep ABS's definition.
 
-`angle_reference` builds the two vectors literally. `angle_scores` uses that cos = <v0, v> / (|v0| |v|) and that
+`angle_reference` builds the two vectors literally, with its own walk of the cell DAG and its own collection of
+the fixed parameters (so one mistake cannot pass both). `angle_scores` uses that cos = <v0, v> / (|v0| |v|) and that
 every inner product of concatenations is a sum over the pieces: one table of (dot, |.|^2 before, |.|^2 after)
 per (cell block, edge, op) scores all 15,625 cells at once with numpy.
 """
@@ -70,23 +71,37 @@ def _channels(cell: SearchCell) -> int:
     return cell.edges[EDGE_NAMES[0]][OPS[CONV1X1]].conv.out_channels
 
 
-def _pool_tensor(C: int) -> torch.Tensor:
-    return torch.full((C, 3, 3), 1 / 9, dtype=torch.float64)
+def _dag_paths() -> list[tuple[int, ...]]:
+    """The cell DAG's input->output paths, found by walking its edges from node 0 to node 3 (edge indices, in order
+    along the path). Independent of `PATHS` on purpose: the reference must not share the closed form's tables."""
+    found = []
+
+    def walk(node: int, path: tuple[int, ...]) -> None:
+        if node == 3:
+            found.append(path)
+        for e, (to, source) in enumerate(EDGES):
+            if source == node:
+                walk(to, path + (e,))
+    walk(0, ())
+    return found
 
 
 def _child_vector(model: Supernet, cell) -> torch.Tensor:
-    """The child's weight vector, concatenated literally as the definition says (float64)."""
-    pieces = list(_fixed_tensors(model))
+    """The child's weight vector, built literally as the definition says (float64): every parameter outside the
+    searchable cells (architecture parameters aside), then per cell block every path of the DAG without a `none`
+    edge, each of its edges adding its conv weight, a (C, 3, 3) tensor of 1/9 for a pool, nothing for a skip."""
+    in_cells = {id(p) for block in _search_cells(model) for p in block.parameters()}
+    pieces = [p for name, p in model.named_parameters() if id(p) not in in_cells and name != "arch_parameters"]
     for block in _search_cells(model):
-        for path in PATHS:
-            if any(cell[e] == NONE for e in path):
+        for path in _dag_paths():
+            if any(int(cell[e]) == NONE for e in path):
                 continue
             for e in path:
-                op = cell[e]
-                if op in (CONV1X1, CONV3X3):
-                    pieces.append(block.edges[EDGE_NAMES[e]][OPS[op]].conv.weight)
-                elif op == AVGPOOL:
-                    pieces.append(_pool_tensor(_channels(block)))
+                name = OPS[int(cell[e])]
+                if name in ("nor_conv_1x1", "nor_conv_3x3"):
+                    pieces.append(block.edges[EDGE_NAMES[e]][name].conv.weight)
+                elif name == "avg_pool_3x3":
+                    pieces.append(torch.full((_channels(block), 3, 3), 1 / 9, dtype=torch.float64))
     return torch.cat([p.detach().double().reshape(-1) for p in pieces])
 
 

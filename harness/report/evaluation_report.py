@@ -52,10 +52,13 @@ def _notes(evaluation: Evaluation) -> list[str]:
     notes = []
     for r in evaluation.results:
         first = r.metrics.iloc[0]
-        excluded = int(first["n_nan"] + first["n_inf"] + first["n_no_truth"])
+        excluded = int(first["n_nan"] + first["n_no_truth"])
         if excluded:
             notes.append(f"{r.score_set.name}: {excluded} cell(s) excluded ({int(first['n_nan'])} NaN scores, "
-                         f"{int(first['n_inf'])} infinite scores, {int(first['n_no_truth'])} without ground truth).")
+                         f"{int(first['n_no_truth'])} without ground truth).")
+        if first["n_inf"]:
+            notes.append(f"{r.score_set.name}: {int(first['n_inf'])} infinite score(s) kept, ranked as ties below "
+                         f"(-inf) or above (+inf) every finite score.")
         for row in r.metrics[r.metrics["reason"] != ""].drop_duplicates("reason").itertuples():
             notes.append(f"{r.score_set.name}: {row.label} and others undefined: {row.reason}.")
     return notes
@@ -91,7 +94,8 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, title: str | None 
              f"{settings['n_boot']} resamples"
              f"{'; cells collapsed to isomorphism classes first' if settings['iso_classes'] else ''}. "
              f"harness {provenance['harness_version']}, {provenance['created_utc']}.")
-    notes = _notes(evaluation)
+    notes = [f"Evaluated with --allow-mismatch although {m}." for m in settings.get("allowed_mismatches", [])]
+    notes += _notes(evaluation)
     md = [f"# {title}", "", intro, "", markdown_table(headline), ""]
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]

@@ -61,7 +61,7 @@ def top_k_curves(evaluation: Evaluation):
     """Retrieval rate and Kendall tau inside the ground-truth top k%, as curves over k."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for r in evaluation.results:
-        t, s, _ = m.finite_pairs(r.truth, r.score_set.scores)
+        t, s, _ = m.usable_pairs(r.truth, r.score_set.scores)
         if m.undefined_reason(t, s):
             continue
         style = dict(marker="o", ms=3, lw=1.2, ls="--" if r.baseline else "-", label=r.score_set.name)
