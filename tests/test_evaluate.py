@@ -138,3 +138,30 @@ def test_evaluate_command(table_oracle, tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing.csv"), "--dataset", "cifar100", "--split", "x-test",
                  "--cache", str(table_oracle.path)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_scores_of_another_dataset_or_table_are_refused_unless_allowed(table_oracle, tmp_path, capsys, monkeypatch):
+    idx = np.arange(0, 15625, 11)
+    truth = table_oracle.accuracy(idx, dataset="cifar10", split="ori-test")
+    write_scores(tmp_path / "c100.csv", ScoreSet("c100", table_oracle.cells(idx), truth, {"dataset": "cifar100"}))
+    write_scores(tmp_path / "valid.csv", ScoreSet("valid", table_oracle.cells(idx), truth,
+                                                  {"dataset": "cifar10-valid", "table_hash": table_oracle.table_hash}))
+    write_scores(tmp_path / "old.csv", ScoreSet("old", table_oracle.cells(idx), truth, {"table_hash": "f" * 64}))
+    common = ["--dataset", "cifar10", "--split", "ori-test", "--cache", str(table_oracle.path), "--n-boot", "20",
+              "--no-baselines"]
+    assert main(["evaluate", str(tmp_path / "valid.csv"), *common, "--out", str(tmp_path / "a")]) == 0  # CIFAR-10
+    for name, fragment in (("c100", "was scored on cifar100 (CIFAR-100), the target is cifar10 (CIFAR-10)"),
+                           ("old", "was scored with ground truth ffffffffffffffff..., the oracle holds")):
+        capsys.readouterr()
+        assert main(["evaluate", str(tmp_path / f"{name}.csv"), *common, "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "--allow-mismatch" in err and not (tmp_path / name).exists()
+    monkeypatch.chdir(tmp_path)  # the report names the command with paths relative to where it ran
+    assert main(["evaluate", str(tmp_path / "c100.csv"), *common, "--out", str(tmp_path / "c100"),
+                 "--allow-mismatch"]) == 0
+    report = (tmp_path / "c100" / "report.md").read_text()
+    assert "Evaluated with --allow-mismatch although" in report and "was scored on cifar100" in report
+    provenance = json.loads((tmp_path / "c100" / "provenance.json").read_text())
+    assert provenance["command"].startswith("harness evaluate c100.csv --dataset cifar10") and str(tmp_path) not in \
+        provenance["command"] and len(provenance["code_hash"]) == 16
+    assert provenance["settings"]["allowed_mismatches"] and "cache" in provenance["ground_truth"]

@@ -29,11 +29,11 @@ import pandas as pd
 from harness.analysis import GATE_METRICS
 from harness.analysis.evaluate import evaluate_scores, target_mismatches
 from harness.analysis.score_sets import ScoreSet, distinct_names, read_scores
-from harness.space import encode
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
 from harness.oracle import Oracle
 from harness.provenance import code_version
+from harness.space import encode
 
 FORMAT = "nb201-harness-baseline"
 DEFAULT_METRICS = GATE_METRICS

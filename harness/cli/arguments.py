@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 
 
 def _number(kind, text: str):
@@ -64,3 +66,23 @@ def json_settings(text: str) -> dict:
     if not isinstance(value, dict):
         raise HarnessError(f"--settings must be a JSON object such as '{{\"parts\": \"cells\"}}', got {text!r}")
     return value
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as typed, for the report it writes to name; absolute paths are made relative to the working
+    directory (a report is committed and read elsewhere: it names no path of this machine)."""
+    def portable(arg: str) -> str:
+        flag, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if os.path.isabs(value):
+            value = os.path.relpath(value)
+        return f"{flag}{sep}{value}"
+    return "harness " + " ".join(shlex.quote(portable(a)) for a in argv)
+
+
+def origin(args: argparse.Namespace) -> dict:
+    """What a report records of the command that wrote it: the command line and the code hash of the command's
+    module with everything it imports (and the built-in proxies, which load by name)."""
+    from harness.proxies.registry import BUILTIN_MODULES
+    from harness.provenance import code_hash
+
+    return {"command": command_line(args.argv), "code_hash": code_hash(args.run.__module__, *BUILTIN_MODULES)}

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from harness.analysis import GATE_METRICS
-from harness.cli.arguments import nonnegative_float, positive_int, seed_int
+from harness.cli.arguments import nonnegative_float, origin, positive_int, seed_int
 from harness.errors import HarnessError
 
 SCORE_FILES = ("score files: CSV or parquet with 'arch' (arch string) and/or 'index' (official index) and 'score' "
@@ -71,7 +71,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate_score_sets(sets, oracle, dataset=args.dataset, split=args.split, hp=args.hp,
                                      baselines=not args.no_baselines, iso_classes=args.iso, n_boot=args.n_boot,
                                      seed=args.seed, allow_mismatch=args.allow_mismatch)
-    written = write_report(evaluation, args.out)
+    written = write_report(evaluation, args.out, origin=origin(args))
     print(f"ground truth {evaluation.target} ({oracle.meta['benchmark_version']})")
     print(headline_table(evaluation).to_string(index=False))
     print(f"report: {written['markdown']} (and report.html, metrics.csv, figures/)")
@@ -97,6 +97,7 @@ def _check(args: argparse.Namespace) -> int:
         measured = gate.measure(sets, oracle, dataset=args.dataset, split=args.split, hp=hp, metrics=metrics)
         baseline = gate.make_baseline(measured, oracle, dataset=args.dataset, split=args.split, hp=hp,
                                       tolerance=args.tolerance, sigmas=args.sigmas, pinned=gate.pins(sets))
+        baseline["command"] = origin(args)["command"]
         gate.save_baseline(args.baseline, baseline)
         pinned = baseline["pins"]
         print(f"wrote baseline {Path(args.baseline)} from {len(sets)} score set(s) on {args.dataset}/{args.split}@{hp}, "

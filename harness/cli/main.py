@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # for the reports to name the command that wrote them (`arguments.origin`)
     try:
         return args.run(args) or 0
     except HarnessError as exc:

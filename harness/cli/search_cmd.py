@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from harness.analysis.search import PROTOCOL
-from harness.cli.arguments import positive_int, seed_int
+from harness.cli.arguments import origin, positive_int, seed_int
 from harness.errors import HarnessError
 
 METHOD_NAMES = {"random": "random search", "rea": "REA", "weaknas": "WeakNAS"}
@@ -74,9 +74,9 @@ def _search(args: argparse.Namespace) -> int:
     target = {"searched": f"{search_on}/{search_split}@200", "reported": f"{report_on}/{report_split}@200"}
     optimum_info = {"index": [int(i) for i in best], "arch": oracle.archs(best), "valid": float(valid[best[0]]),
                     "test": [float(test[i]) for i in best], "best_test_in_space": float(np.nanmax(test[candidates]))}
-    markdown = _markdown(args, target, at_queries, reach, optimum_info, len(candidates))
+    markdown = _markdown(args, target, at_queries, reach, optimum_info, len(candidates), origin(args))
     provenance = {
-        "command": "harness search", "method": args.method, "dataset": args.dataset, **target,
+        **origin(args), "method": args.method, "dataset": args.dataset, **target,
         "budget": args.budget, "runs": args.runs, "seeds": seeds, "settings": history.attrs["settings"],
         "budget_counts": "distinct cells queried",
         "interval": "95% percentile bootstrap of the mean over runs (2000 resamples, seed 0)",
@@ -106,7 +106,8 @@ def _summary_frame(at_queries, reach: dict):
     return pd.DataFrame(rows, columns=["statistic", "queries", "value", "std", "ci_low", "ci_high", "runs"])
 
 
-def _markdown(args, target: dict, at_queries, reach: dict, optimum_info: dict, n_candidates: int) -> str:
+def _markdown(args, target: dict, at_queries, reach: dict, optimum_info: dict, n_candidates: int,
+              written_by: dict) -> str:
     name = METHOD_NAMES[args.method] + (f" ({args.predictor or 'mlp'})" if args.method == "weaknas" else "")
 
     def quantile(q):
@@ -126,5 +127,5 @@ def _markdown(args, target: dict, at_queries, reach: dict, optimum_info: dict, n
               f"Reached within {reach['budget']} queries by {reach['reached']} of {reach['runs']} runs "
               f"({100 * reach['share']:.0f}%); queries needed: median {quantile('median')} "
               f"(25%: {quantile('q25')}, 75%: {quantile('q75')}; a run that missed counts as more than the budget).",
-              ""]
+              "", f"Written by `{written_by['command']}` (code {written_by['code_hash']}).", ""]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.analysis.search import GAIN_RUNS, PROTOCOL, protocol_columns, search_gain
-from harness.cli.arguments import json_settings, nonnegative_int, positive_float, positive_int
+from harness.cli.arguments import json_settings, nonnegative_int, origin, positive_float, positive_int
 from harness.cli.train_cmd import training_args
 from harness.errors import HarnessError
 from harness.train import supernet_config
@@ -190,7 +190,7 @@ def _provenance(args: argparse.Namespace, method: str, settings, oracle, train_c
     from harness.provenance import code_version
 
     (search_on, search_split), (report_on, report_split) = PROTOCOL[args.dataset]
-    return {"command": f"harness shrink {method}", "settings": settings.__dict__, "dataset": args.dataset,
+    return {**origin(args), "method": method, "settings": settings.__dict__, "dataset": args.dataset,
             "truth": f"{report_on}/{report_split}@200", "searched": f"{search_on}/{search_split}@200",
             "supernet": train_config.to_json() if train_config is not None else None,
             "search_gain_runs": GAIN_RUNS, "ground_truth": oracle.provenance, "harness_version": code_version()}

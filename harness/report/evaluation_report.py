@@ -64,8 +64,10 @@ def _notes(evaluation: Evaluation) -> list[str]:
     return notes
 
 
-def write_report(evaluation: Evaluation, out_dir: str | Path, title: str | None = None) -> dict[str, Path]:
-    """Write the report into `out_dir`; every file goes through a temporary name. Returns the paths written."""
+def write_report(evaluation: Evaluation, out_dir: str | Path, title: str | None = None,
+                 origin: dict | None = None) -> dict[str, Path]:
+    """Write the report into `out_dir`; every file goes through a temporary name. Returns the paths written.
+    `origin` ({"command", "code_hash"}) names what wrote it."""
     out = Path(out_dir)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +81,7 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, title: str | None 
         written[f"{stem}.png"], written[f"{stem}.svg"] = png, svg
     headline = headline_table(evaluation)
     provenance = {
+        **(origin or {}),
         "target": evaluation.target, "settings": evaluation.settings, "ground_truth": evaluation.oracle_provenance,
         "harness_version": code_version(), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "score_sets": {r.score_set.name: r.score_set.provenance for r in evaluation.results},
@@ -93,7 +96,8 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, title: str | None 
              f"Intervals: {100 * (1 - settings['alpha']):g}% bootstrap over cells, seed {settings['seed']}, "
              f"{settings['n_boot']} resamples"
              f"{'; cells collapsed to isomorphism classes first' if settings['iso_classes'] else ''}. "
-             f"harness {provenance['harness_version']}, {provenance['created_utc']}.")
+             f"harness {provenance['harness_version']}, {provenance['created_utc']}."
+             + (f" Written by `{origin['command']}` (code {origin['code_hash']})." if origin else ""))
     notes = [f"Evaluated with --allow-mismatch although {m}." for m in settings.get("allowed_mismatches", [])]
     notes += _notes(evaluation)
     md = [f"# {title}", "", intro, "", markdown_table(headline), ""]

@@ -33,7 +33,8 @@ def write_shrink_report(out: str | Path, title: str, history: list[dict], search
     final = history[-1]
     space = {"allowed": final["allowed"], "size": final["size"]}
     lines = [f"# {title}", "", f"Ground truth: `{provenance['truth']}`; signal `{provenance['settings']['signal']}`; "
-             f"harness {provenance['harness_version']}.", "",
+             f"harness {provenance['harness_version']}; written by `{provenance['command']}` (code "
+             f"{provenance['code_hash']}).", "",
              markdown_table(stages.round(3)), "",
              "Final space (allowed ops per edge): " + "; ".join(
                  f"{edge}: {', '.join(ops)}" for edge, ops in zip(provenance["edges"], final["allowed"])), ""]
@@ -62,8 +63,8 @@ def write_population_report(out: str | Path, title: str, history: list[dict], sp
     generations = generation_table(history)
     final = history[-1]
     pick, quality = final["pick"], final["quality"]
-    lines = [f"# {title}", "", f"Ground truth: `{provenance['truth']}`; harness {provenance['harness_version']}. "
-             f"{note}", "", markdown_table(generations.round(3).assign(pick=generations["pick"].map(_code))), "",
+    lines = [f"# {title}", "", f"Ground truth: `{provenance['truth']}`; harness {provenance['harness_version']}; "
+             f"written by `{provenance['command']}` (code {provenance['code_hash']}). {note}", "", markdown_table(generations.round(3).assign(pick=generations["pick"].map(_code))), "",
              f"Final pick: `{pick['arch']}`, ground truth {pick['truth']:.2f} "
              f"(global rank {pick['global_rank']}).",
              "", "Final space (space.json):", "",
