@@ -123,6 +123,16 @@ def test_shrink_command_writes_the_report(table_oracle, tmp_path, capsys):
     assert main(["shrink", "abs", "--signal", "nonsense", "--cache", str(table_oracle.path), "--out",
                  str(tmp_path / "x")]) == 2
     assert "unknown shrinking signal 'nonsense'" in capsys.readouterr().err
+    assert main(["shrink", "abs", "--signal", "angle", "--settings", '{"part": "cells"}', "--cache",
+                 str(table_oracle.path), "--out", str(tmp_path / "typo")]) == 2
+    assert "unknown setting(s) 'part' for proxy 'angle'; the settings of 'angle' are parts" in capsys.readouterr().err
+    assert main(["shrink", "abs", "--signal", "truth", "--settings", '{"parts": "cells"}', "--cache",
+                 str(table_oracle.path), "--out", str(tmp_path / "truth")]) == 2
+    assert "signal 'truth' takes no proxy settings" in capsys.readouterr().err
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["command"].startswith("harness shrink abs --signal truth") and provenance["code_hash"]
+    history = json.loads((out / "history.json").read_text())
+    assert history["identity"]["code_hash"] and history["identity"]["settings"]["proxy_settings"] == {}
 
 
 def test_angle_over_the_cells_only_is_a_setting_of_the_angle_signal(space, tiny, tmp_path):
