@@ -114,11 +114,11 @@ def test_from_scores_rederives_the_table_exactly_without_computing(table, table_
         raise AssertionError("--from-scores computed something")
     monkeypatch.setattr(scoring, "score_cells", refuse)
     monkeypatch.setattr("harness.train.loop.train", refuse)
-    reproduce(table, "tiny", out, from_scores=True, **kwargs)
+    reproduce(table, "tiny", out, oracle=table_oracle, progress=False, from_scores=True)  # no images needed
     assert (out / "table.md").read_text() == text and (out / "rows.csv").read_text() == rows
     store = sorted(p.name for p in (tmp_path / "scores").iterdir())
     assert store and all(name.endswith((".parquet", ".json")) for name in store)
     victim = next((tmp_path / "scores").glob("*.json" if table == "abs-shrinking" else "*synflow-cifar10*"))
     victim.unlink()
     with pytest.raises(harness.errors.HarnessError, match=f"--from-scores: no .*{victim.name}"):
-        reproduce(table, "tiny", out, from_scores=True, **kwargs)
+        reproduce(table, "tiny", out, oracle=table_oracle, progress=False, from_scores=True)

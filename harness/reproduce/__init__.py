@@ -38,8 +38,8 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
     frame. Supernets are kept in `runs`, score files and histories in the store `scores` (by default both beside
     `out`, as the main job keeps them: `out/../runs`, `out/../scores`). A table `out` already holds from the same code, preset, settings, seed and data is
     returned as it is unless `force`; an interrupted one resumes from its runs and score files. `from_scores`
-    re-derives the table from the store alone (nothing trained or scored), keeping the machine and seconds of the
-    run that computed it."""
+    re-derives the table from the store alone (nothing trained or scored, no images needed), keeping the machine,
+    the seconds and the images of the run that computed it."""
     import os
     import time
     from datetime import datetime, timezone
@@ -52,18 +52,21 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
 
     module = _table_module(table, preset)
     out = Path(out)
+    previous = _provenance(out)
+    if from_scores and not previous:
+        raise HarnessError(f"--from-scores re-derives a table that was measured: {out} holds no provenance.json")
+    images = previous.get("images", []) if from_scores else sorted(_image_sets(data_root))
+    with_root = previous.get("data_root_given", False) if from_scores else bool(data_root)
     inputs = Inputs(oracle=oracle, runs=Path(runs) if runs else out.parent / "runs",
                     scores=Path(scores) if scores else out.parent / "scores", data_root=data_root,
-                    splits_dir=splits_dir, seed=seed, progress=progress, from_scores=from_scores)
+                    splits_dir=splits_dir, seed=seed, progress=progress, from_scores=from_scores,
+                    measured_images=tuple(images), measured_with_root=with_root)
     identity = {"table": table, "preset": preset, "preset_settings": repr(module.PRESETS[preset]), "seed": seed,
-                "images": sorted(_image_sets(data_root)), "code_hash": table_code_hash(table),
+                "images": images, "data_root_given": with_root, "code_hash": table_code_hash(table),
                 "table_hash": oracle.table_hash}
-    previous = _provenance(out)
     if not force and not from_scores and (out / "rows.csv").is_file() and all(
             previous.get(k) == v for k, v in identity.items()):
         return pd.read_csv(out / "rows.csv")
-    if from_scores and not previous:
-        raise HarnessError(f"--from-scores re-derives a table that was measured: {out} holds no provenance.json")
     began = time.perf_counter()
     rows = module.run(preset, out, inputs)
     command = f"harness reproduce {table} --preset {preset}" + (f" --seed {seed}" if seed else "")

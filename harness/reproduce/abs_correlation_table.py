@@ -46,7 +46,6 @@ PRESETS = {
 
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.metrics import kendall_tau
-    from harness.data import missing_images
 
     settings = PRESETS[preset]
     all_cells = inputs.oracle.cells()
@@ -54,7 +53,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     seeds = range(inputs.seed, inputs.seed + settings.seeds)
     rows = []
     for dataset, (supernet_dataset, truth_dataset, split) in TARGETS.items():
-        why = missing_images(supernet_dataset, inputs.data_root)
+        why = inputs.missing_images(supernet_dataset)
         if why:
             rows += [Row("abs-correlation", row, dataset, "kendall_tau", reason=why) for row in ROWS]
             continue

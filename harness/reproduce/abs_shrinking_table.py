@@ -59,7 +59,6 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
 
     from harness.analysis.search import PROTOCOL, protocol_columns, search_gain
     from harness.analysis.shrunk_space import cells_in
-    from harness.data import missing_images
     from harness.proxies import ProxyContext
     from harness.reproduce.inputs import digest, slug
     from harness.reproduce.supernets import supernet_settings
@@ -75,7 +74,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
         columns = {"truth": f"{report_on}/{report_split}@200", "searched": f"{search_on}/{search_split}@200",
                    "gain_runs": settings.gain_runs, "gain_seeds": [inputs.seed, inputs.seed + settings.gain_runs - 1]}
         metrics = [*QUALITY, f"rea@{settings.gain_budget}_inside", f"rea@{settings.gain_budget}_gain"]
-        why = missing_images(supernet_dataset, inputs.data_root)
+        why = inputs.missing_images(supernet_dataset)
         jobs = [("truth", "truth", {}), ("params", "scores:", {})]
         jobs += [(name, *SUPERNET_SIGNALS[name]) for name in settings.signals]
         for name, signal, proxy_settings in jobs:

@@ -42,7 +42,6 @@ def row_name(settings: dict) -> str:
 
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.evaluate import evaluate_scores
-    from harness.data import missing_images
     from harness.proxies import ProxyContext
 
     settings = PRESETS[preset]
@@ -50,7 +49,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     if settings.hierarchical:
         jobs.append((f"hierarchical {row_name(settings.hierarchical)} stages={settings.hierarchical['stages']}",
                      "econas_hierarchical", settings.hierarchical))
-    why = missing_images(DATASET, inputs.data_root)
+    why = inputs.missing_images(DATASET)
     rows = []
     for name, proxy, proxy_settings in jobs:
         common = {"table": "econas", "row": name, "dataset": "cifar10"}

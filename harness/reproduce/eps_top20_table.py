@@ -43,12 +43,11 @@ PRESETS = {
 
 
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
-    from harness.data import missing_images
 
     settings = PRESETS[preset]
     rows = []
     for dataset, (supernet_dataset, truth_dataset, split) in abs_correlation_table.TARGETS.items():
-        why = missing_images(supernet_dataset, inputs.data_root)
+        why = inputs.missing_images(supernet_dataset)
         if why:
             rows += [Row("eps-top20", row, dataset, metric, reason=why) for row in PROXIES for metric in METRICS]
             rows += [Row("eps-top20", "EPS", dataset, metric, reason=why) for metric in ("best_test", "pick_rank")]

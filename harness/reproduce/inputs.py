@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,6 +46,21 @@ class Inputs:
     progress: bool = True
     #: re-derive from the store only: nothing is trained or scored, a missing file is an error
     from_scores: bool = False
+    #: with `from_scores`: the datasets whose images the measuring run had, and whether it was given a data root
+    measured_images: tuple[str, ...] = ()
+    measured_with_root: bool = False
+
+    def missing_images(self, dataset: str) -> str:
+        """Why `dataset`'s rows cannot be measured ('' when they can): its images are not in the data root; with
+        `from_scores`, they were not in the measuring run's (that run's reason again, so the table is the same)."""
+        from harness.data import missing_images
+        from harness.oracle.keys import IMAGES
+
+        if not self.from_scores:
+            return missing_images(dataset, self.data_root)
+        if IMAGES[dataset] in {IMAGES[d] for d in self.measured_images}:
+            return ""
+        return missing_images(dataset, os.devnull if self.measured_with_root else None)  # a root holding nothing
 
     def sample(self, count: int) -> str:
         """The cells spec (`harness.proxies.scoring.select_cells`) of `count` cells drawn with the run's seed, so

@@ -28,14 +28,13 @@ PRESETS = {"tiny": ZeroCostPreset(12, ("synflow", "snip", "naswot", "params"), n
 
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.evaluate import evaluate_scores
-    from harness.data import missing_images
     from harness.proxies import ProxyContext, get_proxy
 
     settings = PRESETS[preset]
     cells = inputs.sample(settings.cells)
     rows = []
     for dataset, (head, truth_dataset, split) in TARGETS.items():
-        why = missing_images(head, inputs.data_root)
+        why = inputs.missing_images(head)
         for name in settings.proxies:
             proxy = get_proxy(name)
             common = {"table": "zero-cost", "row": name, "dataset": dataset}
