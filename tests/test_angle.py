@@ -12,8 +12,8 @@ from harness.errors import HarnessError
 from harness.nets import Supernet, TinyNetwork, count_params
 from harness.proxies import ProxyContext, get_proxy
 from harness.nets.supernet import SearchCell
-from harness.proxies.angle import (_child_vector, _run_tables, angle_from_tables, angle_reference, angle_scores,
-                                   angle_tables)
+from harness.proxies.angle import (_child_vector, _run_tables, angle_diagnostics, angle_from_tables, angle_reference,
+                                   angle_scores, angle_tables)
 from harness.proxies.scoring import score_cells, select_cells
 from harness.space import all_cells
 from harness.train.config import TrainConfig
@@ -138,7 +138,7 @@ def _write_run(path, models, kind="supernet"):
 
 def test_registered_proxy_scores_a_run(models, tmp_path):
     _write_run(tmp_path / "run", models)
-    context = ProxyContext(run_dir=str(tmp_path / "run"))
+    context = ProxyContext(run_dir=str(tmp_path / "run"), settings={"reference": "init"})
     _run_tables.cache_clear()
     result = score_cells(get_proxy("angle"), "sample:200:0", context, tmp_path / "angle.csv", chunk=64,
                          progress=False)
@@ -154,7 +154,7 @@ def test_proxy_errors_are_clear(tmp_path, models):
     cells = all_cells()[:3]
     with pytest.raises(HarnessError, match="needs a trained supernet run"):
         proxy(cells, ProxyContext())
-    with pytest.raises(HarnessError, match="no checkpoint epoch-0000.pt"):
+    with pytest.raises(HarnessError, match="no checkpoint epoch-0001.pt"):
         proxy(cells, ProxyContext(run_dir=str(tmp_path / "missing")))
     torch.manual_seed(0)
     net = TinyNetwork([3, 0, 0, 0, 0, 0], C, N, affine=False)
@@ -177,3 +177,43 @@ def test_affine_cell_bns_are_ignored():
                                [angle_reference(model0, model1, cell) for cell in cells], rtol=0, atol=1e-6)
     np.testing.assert_allclose(angle_scores(model0, model1, np.array([DEAD])), _fixed_angle(model0, model1),
                                rtol=0, atol=1e-9)
+
+
+def test_the_reference_is_the_checkpoint_after_the_first_epoch_as_released(models, tmp_path):
+    """ABS's released code measures from its first checkpoint, written after one epoch: `reference: epoch:1` (the
+    default); `init` is the paper's reading; another epoch must have been kept."""
+    model0, model1 = models
+    halfway = copy.deepcopy(model0)
+    with torch.no_grad():
+        for p, q in zip(halfway.parameters(), model1.parameters()):
+            p.copy_((p + q) / 2)
+    _write_run(tmp_path / "run", [model0, halfway, model1])
+    cells = _cells()
+    proxy, run = get_proxy("angle"), str(tmp_path / "run")
+    np.testing.assert_allclose(proxy(cells, ProxyContext(run_dir=run)), angle_scores(halfway, model1, cells),
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(proxy(cells, ProxyContext(run_dir=run, settings={"reference": "init"})),
+                               angle_scores(model0, model1, cells), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(proxy(cells, ProxyContext(run_dir=run, settings={"reference": "epoch:0"})),
+                               angle_scores(model0, model1, cells), rtol=0, atol=1e-12)
+    with pytest.raises(HarnessError, match="no checkpoint epoch-0005.pt .* it has epoch-0000.pt, epoch-0001.pt"):
+        proxy(cells, ProxyContext(run_dir=run, settings={"reference": "epoch:5"}))
+    with pytest.raises(HarnessError, match="expected 'init' or 'epoch:K'"):
+        proxy(cells, ProxyContext(run_dir=run, settings={"reference": "first"}))
+
+
+def test_diagnostics_split_the_angle_into_its_parts(models):
+    """Each fixed part's angle from its own tensors, and the shares of the squared norm against the literal vector."""
+    model0, model1 = models
+    cells = _cells()
+    found = angle_diagnostics(model0, model1, cells)
+    stem0 = torch.cat([t.detach().double().reshape(-1) for t in (model0.stem[0].weight, model0.stem[1].weight,
+                                                                   model0.stem[1].bias)])
+    stem1 = torch.cat([t.detach().double().reshape(-1) for t in (model1.stem[0].weight, model1.stem[1].weight,
+                                                                   model1.stem[1].bias)])
+    expected = np.degrees(np.arccos((stem0 @ stem1 / (stem0.norm() * stem1.norm())).item()))
+    assert found["parts"]["stem"]["angle_deg"] == pytest.approx(expected)
+    assert found["parts"]["fixed part"]["angle_deg"] == pytest.approx(np.degrees(_fixed_angle(model0, model1)))
+    shares = [stem1.pow(2).sum().item() / _child_vector(model1, cell).pow(2).sum().item() for cell in cells]
+    assert found["parts"]["stem"]["norm_share_median"] == pytest.approx(np.median(shares))
+    assert found["cells"] == len(cells) and found["cells_with_a_part"] < len(cells)  # DEAD and SKIPS have none

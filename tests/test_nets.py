@@ -305,3 +305,22 @@ def test_bad_sizes_are_refused():
         count_params([1] * 6, N=2.5)
     with pytest.raises(HarnessError, match="multiple of 4.*30"):
         count_flops([1] * 6, resolution=30)
+
+
+def test_a_child_per_searchable_cell_runs_each_cell_its_own_path():
+    """NB201's uniform random sampling trains a supernet with a different child in every searchable cell: the
+    forward equals a standalone network whose cells differ, built from the same weights block by block."""
+    torch.manual_seed(0)
+    supernet = Supernet(C=4, N=1).eval()
+    children = np.array([[3, 1, 0, 4, 2, 3], [1, 1, 1, 0, 0, 2], [0, 3, 2, 1, 4, 3]])
+    x = torch.randn(2, 3, 8, 8)
+    out = supernet(x, children)
+    by_block = iter(children)
+    h = supernet.stem(x)
+    for block in supernet.cells:
+        h = block(h) if isinstance(block, ResNetBasicblock) else supernet.standalone(next(by_block)).cells[
+            list(supernet.cells).index(block)](h)
+    torch.testing.assert_close(out, supernet.classifier(supernet.lastact(h).mean((2, 3))), atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(out, supernet(x, children[0]))  # not the shared child
+    with pytest.raises(ArchStringError, match="or 3 rows of them"):
+        supernet(x, children[:2])

@@ -3,6 +3,7 @@ beside them, rows without images marked as not run."""
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,13 +59,27 @@ def test_reproduce_command_refuses_unknown_presets(table_oracle, tmp_path, capsy
 def test_abs_correlation_table_trains_a_supernet_per_seed(table_oracle, cifar10_root, nb201_dir, tmp_path):
     rows = reproduce("abs-correlation", "tiny", tmp_path / "abs", oracle=table_oracle, data_root=str(cifar10_root),
                      splits_dir=str(nb201_dir / "splits"), progress=False).set_index(["row", "dataset"])
-    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert [name.rsplit("-", 2)[0] for name in runs] == ["cifar10-valid-seed0", "cifar10-valid-seed1"]
-    for row in ("random", "supernet_acc", "rebn", "angle", "angle (cells only)"):
+    runs = sorted(p.name.rsplit("-", 2)[0] for p in (tmp_path / "runs").iterdir())
+    # two seeds of the released recipe, one of the shared-child variant (the tiny preset's only variant)
+    assert runs == ["cifar10-valid-seed0", "cifar10-valid-seed0", "cifar10-valid-seed1"]
+    for row in ("random", "supernet_acc", "rebn", "angle", "angle (cells only)", "angle (from init)"):
         measured = rows.loc[(row, "cifar10")]
         assert not math.isnan(measured["value"]) and not math.isnan(measured["std"]), row
         assert "ImageNet16" in rows.loc[(row, "ImageNet16-120"), "reason"]
     assert rows.loc[("angle", "cifar10"), "published"] == 0.575 and rows.loc[("rebn", "cifar10"), "n"] == 20
+    variant = rows.loc[("angle [shared-child sampling]", "cifar10")]
+    assert math.isnan(variant["std"]) and variant["value"] not in (rows.loc[("angle", "cifar10"), "value"],)
+    settings = json.loads(variant["settings"])
+    assert settings["supernet"]["sampling"] == "spos" and settings["seeds"] == [0, 0]
+    assert rows.loc[("angle (from init)", "cifar10"), "value"] != rows.loc[("angle", "cifar10"), "value"]
+    diagnostics = rows[rows.index.get_level_values("row").str.startswith("diagnostic: ")].xs("cifar10", level=1)
+    by_metric = diagnostics.set_index("metric", append=True)["value"]
+    assert 0 < by_metric[("diagnostic: fixed part", "angle_deg")] < 90
+    shares = [by_metric[(f"diagnostic: {part}", "norm_share_median")] for part in
+              ("stem", "reduction 1", "reduction 2", "last BN", "classifier")]
+    assert sum(shares) == pytest.approx(by_metric[("diagnostic: fixed part", "norm_share_median")], rel=0.2)
+    assert 0 <= by_metric[("diagnostic: angle's top 100", "fixed_part_only_cells")] <= 100
+    assert by_metric[("diagnostic: cells with no conv on a live path", "count")] > 0
     other = reproduce("abs-correlation", "tiny", tmp_path / "seed1", oracle=table_oracle, data_root=str(cifar10_root),
                       splits_dir=str(nb201_dir / "splits"), seed=1, progress=False).set_index(["row", "dataset"])
     assert other.loc[("rebn", "cifar10"), "value"] != rows.loc[("rebn", "cifar10"), "value"]
@@ -93,14 +108,20 @@ def test_eps_top20_table_shares_the_abs_correlation_supernets(table_oracle, cifa
     rows = rows.set_index(["row", "dataset", "metric"]).sort_index()
     supernets = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("eps-"))
     assert len(supernets) == 2 and all(name.startswith("cifar10-valid-seed") for name in supernets)
-    for row in ("supernet_acc", "rebn", "angle", "angle (cells only)"):
-        for metric in ("kendall_tau", "top20_kendall_tau"):
-            assert not math.isnan(rows.loc[(row, "cifar10", metric), "value"]), (row, metric)
+    for row in ("supernet_acc", "rebn", "angle", "angle (cells only)", "angle (from init)"):
+        assert not math.isnan(rows.loc[(row, "cifar10", "kendall_tau"), "value"]), row
         assert "CIFAR-100" in rows.loc[(row, "cifar100", "kendall_tau"), "reason"]
-    # the angle's top-20% tau is over the ground-truth top 20% of all cells: a real sub-ranking, not the global one
+    # the top-20% tau is over the cells in the ground-truth top 20% of ALL cells: 3,125 for the angle (a real
+    # sub-ranking, not the global one), and those of the 20 sampled cells that are in it for the accuracies
     angle = rows.xs(("angle", "cifar10"))
-    assert angle.loc["kendall_tau", "n"] == 15625 and angle.loc["kendall_tau", "value"] != angle.loc[
-        "top20_kendall_tau", "value"]
+    assert angle.loc["kendall_tau", "n"] == 15625 and angle.loc["top20_kendall_tau", "n"] == 3125
+    assert angle.loc["kendall_tau", "value"] != angle.loc["top20_kendall_tau", "value"]
+    truth = table_oracle.accuracy(dataset="cifar10", split="ori-test")
+    sample = json.loads(rows.loc[("rebn", "cifar10", "kendall_tau"), "settings"])["cells"]
+    from harness.proxies.scoring import select_cells
+    in_top = (truth[table_oracle.indices(select_cells(sample))] >= np.sort(truth)[-3125]).sum()
+    assert rows.loc[("rebn", "cifar10", "kendall_tau"), "n"] == 20
+    assert rows.loc[("rebn", "cifar10", "top20_kendall_tau"), "n"] == in_top < 20
     eps = rows.xs(("EPS", "cifar10"))
     assert eps.loc["best_test", "published"] == 94.34
     best, rank = eps.loc["best_test", "value"], int(eps.loc["pick_rank", "value"])
@@ -108,7 +129,8 @@ def test_eps_top20_table_shares_the_abs_correlation_supernets(table_oracle, cifa
     assert best in test and rank == 1 + int((test > best).sum())  # the pick is a real cell, ranked in the table
     # abs-correlation on the same runs reuses the supernets and their scores: same numbers, nothing new trained
     abs_rows = reproduce("abs-correlation", "tiny", tmp_path / "abs", **common).set_index(["row", "dataset"])
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("eps-")) == supernets
+    after = {p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("eps-")}
+    assert set(supernets) < after and len(after - set(supernets)) == 1  # only the shared-child variant is new
     assert abs_rows.loc[("rebn", "cifar10"), "value"] == pytest.approx(rows.loc[("rebn", "cifar10", "kendall_tau"),
                                                                                "value"])
     other = reproduce("eps-top20", "tiny", tmp_path / "eps1", **{**common, "runs": tmp_path / "runs1"}, seed=1)
@@ -120,7 +142,8 @@ def test_abs_shrinking_table_measures_the_shrunk_spaces_per_signal(table_oracle,
     kwargs = {"oracle": table_oracle, "data_root": str(cifar10_root), "splits_dir": str(nb201_dir / "splits"),
               "progress": False}
     rows = reproduce("abs-shrinking", "tiny", tmp_path / "a", **kwargs)
-    assert rows["row"].unique().tolist() == ["truth", "params", "angle"] and rows["published"].isna().all()
+    released = "angle, one round of 20 (as released)"
+    assert rows["row"].unique().tolist() == ["truth", "params", "angle", released] and rows["published"].isna().all()
     table = rows.set_index(["row", "dataset", "metric"]).sort_index()
     for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
         truth = table.loc[("truth", dataset)]["value"]
@@ -144,3 +167,8 @@ def test_abs_shrinking_table_measures_the_shrunk_spaces_per_signal(table_oracle,
     changed = other["value"].ne(table["value"]) & other["value"].notna()
     assert changed.loc[("angle", "cifar10")].any() or changed.loc[("truth", "cifar10", "rea@20_inside")]
     assert changed.loc[(slice(None), slice(None), "rea@20_gain")].any()  # the searches are measured, not copied
+    one_round = table.loc[(released, "cifar10")]["value"]  # 20 of the 30 (edge, op) pairs dropped at once
+    history = json.loads(next((tmp_path / "scores").glob("shrink-cifar10-angle-one-round-*.json")).read_text())
+    assert len(history["stages"]) == 1 and len(history["stages"][0]["dropped"]) == 20
+    kept = np.array(history["stages"][0]["allowed_mask"]).sum(axis=1)
+    assert kept.sum() == 10 and (kept >= 1).all() and one_round["cells_left"] == np.prod(kept)

@@ -63,6 +63,22 @@ def test_recalibration_is_an_exact_average_over_calibration_batches(runs):
     assert stem_bn.momentum == 0.1  # restored
 
 
+def test_recalibration_with_the_released_momentum_is_an_exponential_average(runs):
+    """ABS's released Re-BN keeps PyTorch's BN momentum 0.1: after a reset (mean 0), each batch moves the running
+    mean a tenth of the way to its own mean, so the last batches weigh most."""
+    _, model = load_run(_context(runs))
+    torch.manual_seed(0)
+    batches = [(torch.randn(32, 3, 16, 16) + shift, None) for shift in (0.0, 1.0, 3.0)]
+    recalibrate(model, CELLS[0], batches, momentum=0.1)
+    expected = torch.zeros(model.stem[1].num_features)
+    with torch.no_grad():
+        for x, _ in batches:
+            expected = 0.9 * expected + 0.1 * model.stem[0](x).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(model.stem[1].running_mean, expected, atol=1e-5, rtol=1e-5)
+    assert get_proxy("rebn").resolve_settings({})["momentum"] == 0.1  # the released default
+    assert get_proxy("rebn").resolve_settings({"momentum": None})["momentum"] is None  # the cumulative average
+
+
 def test_magnitude_ranks_cells_by_their_probability_under_darts(runs):
     context = _context(runs, kind="darts")
     weights = operator_weights(context)

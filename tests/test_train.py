@@ -144,3 +144,55 @@ def test_train_command(tiny, tmp_path, capsys):
     assert main(["train", "standalone", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--out",
                  str(tmp_path / "bad"), "--data-root", tiny.data_root]) == 2
     assert "bad op 'conv'" in capsys.readouterr().err
+
+
+def test_urs_draws_each_cell_its_own_child_node_by_node():
+    """NB201's forward_urs: per searchable cell and node, uniform ops on the node's input edges, redrawn while they
+    are all `none`. Checked against the exact distribution that rule implies, and for independence across cells."""
+    sampler = CellSampler(seed=3)
+    draws = np.concatenate([sampler.sample_urs(15) for _ in range(2000)])  # 30,000 cells
+    into = ((0,), (1, 2), (3, 4, 5))
+    for edges in into:
+        assert (draws[:, edges] != 0).any(axis=1).all()  # no node with all inputs `none`
+    for edges in into:  # given the redraw, an edge is `none` with probability (5^(k-1) - 1) / (5^k - 1)
+        k = len(edges)
+        p_none = (5 ** (k - 1) - 1) / (5 ** k - 1)
+        for e in edges:
+            counts = np.bincount(draws[:, e], minlength=5) / len(draws)
+            assert counts[0] == pytest.approx(p_none, abs=0.01), (e, counts)
+            assert np.allclose(counts[1:], (1 - p_none) / 4, atol=0.01), (e, counts)  # the other ops uniform
+    rows = draws.reshape(2000, 15, 6)
+    differ = (rows[:, 0] != rows[:, 1]).any(axis=1).mean()
+    assert differ > 0.99  # the cells of one step differ (a shared child would give 0)
+    a, b = rows[:, 0, 5], rows[:, 7, 5]  # independent across cells: joint = product of the marginals
+    joint = np.histogram2d(a, b, bins=5, range=[[0, 5], [0, 5]])[0] / len(a)
+    marginals = np.outer(np.bincount(a, minlength=5), np.bincount(b, minlength=5)) / len(a) ** 2
+    assert np.abs(joint - marginals).max() < 0.025
+    restricted = CellSampler([["none"], ["none", "skip_connect"], ["none"], ["none"], ["none"], ["nor_conv_3x3"]],
+                             seed=0).sample_urs(50)
+    assert (restricted[:, 0] == 0).all() and (restricted[:, 1] == 1).all()  # node 1 can only be cut: accepted
+
+
+def test_decay_all_moves_an_op_no_step_samples(tiny, tmp_path):
+    """decay: all (PyTorch < 2.0's zero_grad, as the papers' code ran) gives every parameter a zero gradient, so SGD's
+    weight decay and Nesterov momentum act on an op that no step samples; decay: sampled leaves it untouched."""
+    never = [["none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3"]] * 6  # nor_conv_1x1 is never sampled
+    config = replace(tiny, epochs=1, samples=0.02, allowed=never, sampling="urs", checkpoint_epochs=())
+    weights = {}
+    for decay in ("all", "sampled"):
+        run = train(replace(config, decay=decay), tmp_path / decay)
+        _, before = load_model(run.path, epoch=0)
+        _, after = load_model(run.path)
+        state = torch.load(run.checkpoint_path(), weights_only=False)
+        w0 = before.cells[0].edges["1<-0"]["nor_conv_1x1"].conv.weight
+        w1 = after.cells[0].edges["1<-0"]["nor_conv_1x1"].conv.weight
+        weights[decay] = (w0, w1, state["optimizer"]["state"])
+    w0, w1, _ = weights["sampled"]
+    assert torch.equal(w0, w1)  # never sampled, never moved
+    sampled_state = weights["sampled"][2]
+    w0, w1, optimizer_state = weights["all"]
+    ratio = (w1.norm() / w0.norm()).item()
+    assert ratio < 1 - 1e-4 and torch.allclose(w1 / w1.norm(), w0 / w0.norm(), atol=1e-6)  # shrunk, not turned
+    n_params = len(list(before.parameters()))
+    assert len(optimizer_state) == n_params > len(sampled_state)  # momentum for every parameter, sampled or not
+    assert all(s["momentum_buffer"] is not None for s in optimizer_state.values())

@@ -25,8 +25,11 @@ def register(groups) -> None:
     abs_.add_argument("--signal", required=True, help="truth | scores:FILE | angle | rebn | magnitude | proxy:NAME")
     abs_.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                       help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
-    abs_.add_argument("--stages", type=positive_int, default=5, help="(default 5)")
-    abs_.add_argument("--drop", type=positive_int, default=3, help="operators dropped per stage (default 3)")
+    abs_.add_argument("--rounds", choices=["staged", "released"], default="staged",
+                      help="staged: --stages stages of --drop operators (default); released: ABS's released code on "
+                           "NB201, one round that drops 20 of the 30 operators")
+    abs_.add_argument("--stages", type=positive_int, help="(default 5; released: 1)")
+    abs_.add_argument("--drop", type=positive_int, help="operators dropped per stage (default 3; released: 20)")
     abs_.add_argument("--sample", type=positive_int, default=100, help="cells per stage for rebn and proxy:NAME (default 100)")
     abs_.add_argument("--first-epochs", type=positive_int, default=20, help="supernet epochs before stage 1 (default 20)")
     abs_.add_argument("--stage-epochs", type=positive_int, default=5, help="supernet epochs before each later stage (default 5)")
@@ -94,9 +97,13 @@ def _abs(args: argparse.Namespace) -> int:
     from harness.space import EDGE_NAMES
 
     proxy_settings = json_settings(args.settings)
-    settings = ShrinkSettings(args.signal, stages=args.stages, drop_per_stage=args.drop, sample=args.sample,
-                              first_epochs=args.first_epochs, stage_epochs=args.stage_epochs, seed=args.seed,
-                              proxy_settings=proxy_settings)
+    stages, drop = (1, 20) if args.rounds == "released" else (5, 3)
+    if args.rounds == "released" and (args.stages not in (None, 1) or args.drop not in (None, 20)):
+        raise HarnessError(f"--rounds released drops 20 operators in one round; it takes no --stages {args.stages} "
+                           f"or --drop {args.drop} (use --rounds staged for those)")
+    settings = ShrinkSettings(args.signal, stages=args.stages or stages, drop_per_stage=args.drop or drop,
+                              sample=args.sample, first_epochs=args.first_epochs, stage_epochs=args.stage_epochs,
+                              seed=args.seed, proxy_settings=proxy_settings)
     oracle, cells, valid, truth = _ground_truth(args)
     score_set = read_scores(args.signal.split(":", 1)[1], oracle.order) if args.signal.startswith("scores:") else None
     train_config = _train_config(args)
@@ -183,7 +190,8 @@ def _train_config(args: argparse.Namespace):
     return replace(supernet_config(), dataset="cifar10-valid" if args.dataset == "cifar10" else args.dataset,
                    data_root=args.data_root, splits_dir=args.splits, channels=args.channels, cells=args.cells,
                    resolution=args.resolution, samples=args.samples, batch_size=args.batch_size, lr=args.lr,
-                   seed=args.seed, device=args.device, progress=not args.quiet)
+                   sampling=args.sampling, decay=args.decay, seed=args.seed, device=args.device,
+                   progress=not args.quiet)
 
 
 def _provenance(args: argparse.Namespace, method: str, settings, oracle, train_config) -> dict:

@@ -47,6 +47,12 @@ def training_args(parser, defaults: TrainConfig, skip: tuple[str, ...] = ()) -> 
         if name not in skip:
             parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, key),
                                 help=f"(default {getattr(defaults, key)})")
+    parser.add_argument("--sampling", default=defaults.sampling, choices=["urs", "spos"],
+                        help=f"supernet children: urs, each searchable cell its own (NB201's forward_urs, as ABS "
+                             f"trains), or spos, one shared per step (default {defaults.sampling})")
+    parser.add_argument("--decay", default=defaults.decay, choices=["all", "sampled"],
+                        help=f"all: weight decay and momentum move every parameter at every step (PyTorch < 2.0, "
+                             f"as the papers' code ran); sampled: only the sampled ops' (default {defaults.decay})")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 
@@ -54,6 +60,7 @@ def _settings(args: argparse.Namespace) -> dict:
     return {"dataset": args.dataset, "data_root": args.data_root, "splits_dir": args.splits,
             "channels": args.channels, "cells": args.cells, "resolution": args.resolution, "samples": args.samples,
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+            "sampling": args.sampling, "decay": args.decay,
             "checkpoint_epochs": tuple(int(e) for e in args.checkpoint_epochs.split(",") if e.strip()),
             "device": args.device, "progress": not args.quiet}
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.errors import ArchStringError, HarnessError
 from harness.nets.cells import as_cell, plan_of, run_plan
 from harness.nets.macro import MacroNetwork
 from harness.nets.ops import MODULE_OPS, make_op
@@ -66,12 +66,24 @@ class Supernet(MacroNetwork):
         else:
             self.register_parameter("arch_parameters", None)
 
+    @property
+    def n_search_cells(self) -> int:
+        return 3 * self.N
+
     def forward(self, x, cell=None):
-        """Logits of the child `cell` (spos, required) or of the softmax mixture (darts, `cell` must be None)."""
+        """Logits of the child `cell` (spos, required) or of the softmax mixture (darts, `cell` must be None).
+        `cell` is 6 op ids for one child in every searchable cell, or (3N, 6): a child per searchable cell, in
+        order (NB201's uniform random sampling trains so)."""
         if self.mode == "spos":
             if cell is None:
                 raise HarnessError("Supernet in 'spos' mode runs one child per forward: pass cell=6 op ids, "
                                    "e.g. forward(x, cell=[3, 3, 4, 0, 3, 4]); or build it with mode='darts'")
+            if np.ndim(cell) == 2:
+                if len(cell) != self.n_search_cells:
+                    raise ArchStringError(f"cell {cell!r} is not an NB201 cell: expected 6 integer op ids in 0..4, "
+                                          f"or {self.n_search_cells} rows of them (a child per searchable cell)")
+                plans = iter([plan_of(as_cell(c)) for c in cell])  # the blocks run in order
+                return self.run(x, lambda block, h: block.single_path(h, next(plans)))
             plan = plan_of(as_cell(cell))
             return self.run(x, lambda block, h: block.single_path(h, plan))
         if cell is not None:

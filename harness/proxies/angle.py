@@ -1,5 +1,7 @@
-"""The ABS angle proxy (REFERENCE.md section 3): the angle between a child's weight vector at initialisation and
-after supernet training; a larger angle ranks higher.
+"""The ABS angle proxy (REFERENCE.md section 3): the angle between a child's weight vector at a reference point and
+after supernet training; a larger angle ranks higher. ABS's paper says the reference is the initialisation; its
+released code takes the checkpoint written after the first epoch (its file "epoch-0"), so that is the default
+(`reference: epoch:1`) and the paper's reading the option `reference: init`.
 
 A child's vector concatenates a fixed part (stem conv and BN, both reduction blocks, final BN, classifier) and,
 for each searchable cell block, its 4 input->output paths 0->3, 0->2->3, 0->1->2->3, 0->1->3: a conv edge adds
@@ -52,15 +54,24 @@ def _check_supernet(model) -> None:
                            f"; pass a run directory from `harness train supernet`")
 
 
+def fixed_parts(model: Supernet) -> dict[str, list[torch.Tensor]]:
+    """The fixed part of every child's vector, by part: the stem (conv, BN), each reduction block (its convs and
+    BNs, the shortcut conv), the last BN and the classifier."""
+    parts = {"stem": [model.stem[0].weight, model.stem[1].weight, model.stem[1].bias]}
+    reductions = [block for block in model.cells if isinstance(block, ResNetBasicblock)]
+    for i, block in enumerate(reductions, 1):
+        tensors = []
+        for part in (block.conv_a, block.conv_b):
+            tensors += [part.conv.weight, part.bn.weight, part.bn.bias]
+        parts[f"reduction {i}"] = tensors + [block.downsample[1].weight]
+    parts["last BN"] = [model.lastact[0].weight, model.lastact[0].bias]
+    parts["classifier"] = [model.classifier.weight, model.classifier.bias]
+    return parts
+
+
 def _fixed_tensors(model: Supernet) -> list[torch.Tensor]:
     """Stem conv + BN, both reduction blocks (convs, BNs, shortcut conv), final BN and classifier, in order."""
-    tensors = [model.stem[0].weight, model.stem[1].weight, model.stem[1].bias]
-    for block in model.cells:
-        if isinstance(block, ResNetBasicblock):
-            for part in (block.conv_a, block.conv_b):
-                tensors += [part.conv.weight, part.bn.weight, part.bn.bias]
-            tensors.append(block.downsample[1].weight)
-    return tensors + [model.lastact[0].weight, model.lastact[0].bias, model.classifier.weight, model.classifier.bias]
+    return [t for tensors in fixed_parts(model).values() for t in tensors]
 
 
 def _search_cells(model: Supernet) -> list[SearchCell]:
@@ -139,6 +150,15 @@ def angle_tables(model0: Supernet, model1: Supernet) -> AngleTables:
     return AngleTables(fixed, edges)
 
 
+def _pieces(tables: AngleTables, cells: np.ndarray, parts: str) -> np.ndarray:
+    """(3, n): <v0, v>, |v0|^2 and |v|^2 of each cell's vector (`parts`: all, or the cells' own part only)."""
+    per_edge = tables.edges.sum(axis=1)[:, np.arange(NUM_EDGES), cells]  # (3, n, 6)
+    alive = np.stack([(cells[:, list(path)] != NONE).all(axis=1) for path in PATHS], axis=1)  # (n, 4)
+    uses = alive @ _INCIDENCE  # (n, 6): alive paths through each edge
+    fixed = tables.fixed if parts == "all" else np.zeros(3)
+    return fixed[:, None] + np.einsum("knE,nE->kn", per_edge, uses)
+
+
 def angle_from_tables(tables: AngleTables, cells: np.ndarray, parts: str = "all") -> np.ndarray:
     """Angles (n,) of the cells (n, 6 op ids) from precomputed tables.
 
@@ -150,14 +170,33 @@ def angle_from_tables(tables: AngleTables, cells: np.ndarray, parts: str = "all"
     if parts not in ("all", "cells"):
         raise HarnessError(f"angle parts={parts!r}: expected 'all' (ABS's vector) or 'cells' (searchable cells only)")
     cells = np.asarray(cells, dtype=np.intp).reshape(-1, NUM_EDGES)
-    per_edge = tables.edges.sum(axis=1)[:, np.arange(NUM_EDGES), cells]  # (3, n, 6)
-    alive = np.stack([(cells[:, list(path)] != NONE).all(axis=1) for path in PATHS], axis=1)  # (n, 4)
-    uses = alive @ _INCIDENCE  # (n, 6): alive paths through each edge
-    fixed = tables.fixed if parts == "all" else np.zeros(3)
-    dot, n0, n1 = fixed[:, None] + np.einsum("knE,nE->kn", per_edge, uses)
+    dot, n0, n1 = _pieces(tables, cells, parts)
     norms = np.sqrt(n0 * n1)
     cos = np.divide(dot, norms, out=np.ones_like(dot), where=norms > 0)
     return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+@torch.no_grad()
+def angle_diagnostics(model0: Supernet, model1: Supernet, cells: np.ndarray) -> dict:
+    """What decides the angle: the angle (degrees) each fixed part turned and the share of the trained vector's
+    squared norm it holds (median over `cells`), the same for the whole fixed part, and the median angle of the
+    cells' own part (cells with a non-empty one)."""
+    tables = angle_tables(model0, model1)
+    cells = np.asarray(cells, dtype=np.intp).reshape(-1, NUM_EDGES)
+    total = _pieces(tables, cells, "all")[2]  # |v|^2 of every cell's trained vector
+
+    def degrees(dot, n0, n1):
+        return float(np.degrees(np.arccos(np.clip(dot / np.sqrt(n0 * n1), -1.0, 1.0))))
+    parts, parts0, parts1 = {}, fixed_parts(model0), fixed_parts(model1)
+    for name in parts0:
+        dot, n0, n1 = np.sum([_pair(a, b) for a, b in zip(parts0[name], parts1[name])], axis=0)
+        parts[name] = {"angle_deg": degrees(dot, n0, n1), "norm_share_median": float(np.median(n1 / total))}
+    parts["fixed part"] = {"angle_deg": degrees(*tables.fixed),
+                           "norm_share_median": float(np.median(tables.fixed[2] / total))}
+    own = np.degrees(angle_from_tables(tables, cells, parts="cells"))
+    has_part = _pieces(tables, cells, "cells")[1] > 0  # a live path with a conv or a pool
+    return {"parts": parts, "cells_angle_median_deg": float(np.median(own[has_part])),
+            "cells_with_a_part": int(has_part.sum()), "cells": len(cells)}
 
 
 def angle_scores(model0: Supernet, model1: Supernet, cells: np.ndarray) -> np.ndarray:
@@ -165,28 +204,45 @@ def angle_scores(model0: Supernet, model1: Supernet, cells: np.ndarray) -> np.nd
     return angle_from_tables(angle_tables(model0, model1), cells)
 
 
+def reference_epoch(reference: str) -> int:
+    """The checkpoint epoch of the `reference` setting: `init` is epoch 0 (the random initialisation), `epoch:K`
+    the weights after K epochs (ABS's released code: `epoch:1`, its first checkpoint, written after one epoch)."""
+    if reference == "init":
+        return 0
+    head, _, tail = reference.partition(":")
+    if head != "epoch" or not tail.isdigit():
+        raise HarnessError(f"angle reference={reference!r}: expected 'init' or 'epoch:K' (K a whole number of "
+                           f"epochs, e.g. 'epoch:1', ABS's released reference)")
+    return int(tail)
+
+
 @lru_cache(maxsize=4)
-def _run_tables(run_dir: str, stamp: tuple) -> AngleTables:
-    """Tables of a run directory, kept per (run, checkpoint mtimes) so that scoring in chunks loads once."""
+def _run_tables(run_dir: str, epoch: int, stamp: tuple) -> AngleTables:
+    """Tables of a run directory against its checkpoint `epoch`, kept per (run, epoch, checkpoint mtimes) so that
+    scoring in chunks loads once."""
     from harness.train.loop import load_model  # lazily: the training stack is heavy to import
-    _, initial = load_model(run_dir, epoch=0)
+    _, reference = load_model(run_dir, epoch=epoch)
     _, trained = load_model(run_dir)
-    return angle_tables(initial, trained)
+    return angle_tables(reference, trained)
 
 
-def _stamp(run_dir: str) -> tuple:
+def _stamp(run_dir: str, epoch: int) -> tuple:
     from harness.train.run_dir import RunDir
     run = RunDir(run_dir)
-    paths = (run.checkpoint_path(0), run.checkpoint_path())
+    paths = (run.checkpoint_path(epoch), run.checkpoint_path())
     return tuple(p.stat().st_mtime_ns if p.exists() else None for p in paths)
 
 
 @register_proxy("angle", needs=("supernet",), version="1",
-                description="ABS angle: arccos of the cosine between a child's weights at initialisation "
-                            "(epoch 0) and after supernet training (last checkpoint); larger ranks higher; "
-                            "setting parts='cells' leaves the fixed layers out",
+                description="ABS angle: arccos of the cosine between a child's reference weights (after the first "
+                            "epoch, as ABS's released code; setting reference='init' for the initialisation) and "
+                            "its weights after supernet training; larger ranks higher; parts='cells' leaves the "
+                            "fixed layers out",
                 settings={"parts": Setting(str, "all", "'all': ABS's vector; 'cells': the searchable cells only, a "
-                                                       "diagnostic", choices=("all", "cells"))})
+                                                       "diagnostic", choices=("all", "cells")),
+                          "reference": Setting(str, "epoch:1", "the reference weights: 'init' (the paper's text) "
+                                                               "or 'epoch:K', the checkpoint after K epochs")})
 def angle_proxy(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     run_dir = str(Path(context.run_dir).resolve())
-    return angle_from_tables(_run_tables(run_dir, _stamp(run_dir)), cells, context.settings["parts"])
+    epoch = reference_epoch(context.settings["reference"])
+    return angle_from_tables(_run_tables(run_dir, epoch, _stamp(run_dir, epoch)), cells, context.settings["parts"])

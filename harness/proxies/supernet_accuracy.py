@@ -2,9 +2,11 @@
 
 A supernet's running BN statistics mix every path it trained, so a child evaluated with them is barely
 better than random (ABS: tau ~0.05). Re-BN resets every BN's statistics, runs calibration images through the
-child in train mode without gradients (an exact average over the calibration batches), then evaluates.
+child in train mode without gradients, then evaluates. ABS's released code keeps PyTorch's BN momentum, 0.1, during
+calibration: the statistics are an exponential average that weighs the last batches most (`momentum: 0.1`, the
+default); `momentum: null` takes the exact cumulative average over all calibration batches instead.
 Settings: `calibration_images` (default 20,000), `batch_size` (512), `valid_images` (None = the whole
-validation split), `epoch` (None = the run's last checkpoint).
+validation split), `epoch` (None = the run's last checkpoint), `momentum`.
 """
 from __future__ import annotations
 
@@ -61,13 +63,14 @@ def child_accuracy(model, cell, batches) -> float:
 
 
 @torch.no_grad()
-def recalibrate(model, cell, batches) -> None:
-    """Reset every BN's running statistics and re-estimate them for `cell` as an exact cumulative average."""
+def recalibrate(model, cell, batches, momentum: float | None = None) -> None:
+    """Reset every BN's running statistics and re-estimate them for `cell` on `batches` in train mode: with BN
+    momentum `momentum` (an exponential average), or None for the exact cumulative average."""
     norms = _batch_norms(model)
     saved = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
-        m.momentum = None
+        m.momentum = momentum
     model.train()
     for x, _ in batches:
         model(x, cell)
@@ -84,7 +87,7 @@ def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndar
     scores = []
     for cell in cells:
         if rebn:
-            recalibrate(model, cell, calibration)
+            recalibrate(model, cell, calibration, context.settings["momentum"])
         scores.append(child_accuracy(model, cell, valid))
     model.load_state_dict(state)  # the cached supernet keeps its own statistics
     return np.array(scores)
@@ -101,7 +104,10 @@ EVALUATION_SETTINGS = {
 @register_proxy("rebn", needs=("supernet", "images"), description="supernet child accuracy with re-calibrated BN",
                 settings={**EVALUATION_SETTINGS,
                           "calibration_images": Setting(int, 20_000, "training images the BN statistics are "
-                                                                     "re-estimated on")})
+                                                                     "re-estimated on"),
+                          "momentum": Setting(float, 0.1, "BN momentum during calibration (ABS's released code: "
+                                                          "PyTorch's 0.1); null: the exact cumulative average",
+                                              optional=True)})
 def rebn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     return _accuracies(cells, context, rebn=True)
 

@@ -1,11 +1,17 @@
 """The abs-correlation table (ABS, Table 1): Kendall tau of random scores, supernet child accuracy without and
 with re-calibrated BN, and the angle, over several supernet seeds, for each dataset that has images.
 
-Each seed trains one SPOS supernet with ABS's recipe on the dataset's search split (`harness.reproduce.supernets`:
-resumed or reused when rerun, shared with eps-top20); the angle scores all 15,625 cells, the accuracies a seeded
-sample (`sample` cells); the value is the mean over seeds with its std, as ABS reports. The angle over the cells
-alone (without the fixed layers) is a diagnostic row. Ground truth as ABS: CIFAR-10 `cifar10/ori-test@200`, the
-others `x-test@200`.
+Each seed trains one supernet with ABS's recipe as its released code runs it (`harness.train.supernet_config`:
+NB201's uniform random sampling, weight decay and momentum on every parameter at every step, no gradient clipping)
+on the dataset's search split (`harness.reproduce.supernets`: resumed or reused when rerun, shared with eps-top20);
+the angle, measured from the weights after the first epoch as released, scores all 15,625 cells, the accuracies a
+seeded sample (`sample` cells; Re-BN with the released BN momentum 0.1); the value is the mean over seeds with its
+std, as ABS reports. Beside them, diagnostic rows: the angle over the cells alone, from the initialisation
+(the paper's text), and of supernets trained with one choice of the recipe changed (`variants`: shared-child
+sampling, decay of the sampled ops only); and what decides the angle (`angle_diagnostics`): how far each fixed part
+turned and how much of a child's squared norm it holds, the cells' own median angle, and how many cells whose
+vector is the fixed part alone (no conv on a live path) the angle puts in its top 100. Ground truth as ABS:
+CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`.
 """
 from __future__ import annotations
 
@@ -22,7 +28,10 @@ TARGETS = {"cifar10": ("cifar10-valid", "cifar10", "ori-test"), "cifar100": ("ci
            "ImageNet16-120": ("ImageNet16-120", "ImageNet16-120", "x-test")}
 #: row -> (proxy, its settings); None: seeded random scores
 ROWS = {"random": None, "supernet_acc": ("supernet_acc", {}), "rebn": ("rebn", {}), "angle": ("angle", {}),
-        "angle (cells only)": ("angle", {"parts": "cells"})}
+        "angle (cells only)": ("angle", {"parts": "cells"}), "angle (from init)": ("angle", {"reference": "init"})}
+#: the parts `angle_diagnostics` reports, in order
+PARTS = ("fixed part", "stem", "reduction 1", "reduction 2", "last BN", "classifier")
+TOP = 100
 
 
 @dataclass(frozen=True)
@@ -31,16 +40,23 @@ class AbsPreset:
     supernet: dict  # TrainConfig overrides
     sample: int  # cells scored by the accuracies
     images: dict = field(default_factory=dict)  # rebn / supernet_acc settings: calibration_images, valid_images
+    #: name -> TrainConfig overrides of a supernet trained with one choice of the recipe changed (angle rows)
+    variants: dict = field(default_factory=dict)
+    variant_seeds: int = 1
 
+
+#: the recipe's choices that the released code and PyTorch >= 2.0 defaults (or the paper's text) make differently
+VARIANTS = {"shared-child sampling": {"sampling": "spos"}, "decay of sampled ops only": {"decay": "sampled"}}
 
 PRESETS = {
-    "tiny": AbsPreset(2, {"channels": 4, "cells": 1, "resolution": 8, "samples": 0.02, "epochs": 1,
-                          "valid_cells": 2, "valid_batches": 1}, 20, {"calibration_images": 256, "valid_images": 256}),
+    "tiny": AbsPreset(2, {"channels": 4, "cells": 1, "resolution": 8, "samples": 0.02, "epochs": 2,
+                          "valid_cells": 2, "valid_batches": 1}, 20, {"calibration_images": 256, "valid_images": 256},
+                      {"shared-child sampling": {"sampling": "spos"}}),
     # Re-BN needs the paths trained: this network ranks at 0.08 +- 0.09 after 30 epochs, 0.47 after 60
     "cpu": AbsPreset(2, {"channels": 8, "cells": 2, "resolution": 16, "epochs": 60}, 100,
-                     {"calibration_images": 2048, "valid_images": 2048}),
-    "gpu": AbsPreset(3, {"epochs": 250, "device": "cuda"}, 1000),
-    "paper": AbsPreset(10, {"epochs": 250, "device": "cuda"}, 15625),
+                     {"calibration_images": 2048, "valid_images": 2048}, VARIANTS),
+    "gpu": AbsPreset(3, {"epochs": 250, "device": "cuda"}, 1000, variants=VARIANTS),
+    "paper": AbsPreset(10, {"epochs": 250, "device": "cuda"}, 15625, variants=VARIANTS, variant_seeds=3),
 }
 
 
@@ -74,7 +90,87 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                                       "cells": "all" if n == len(all_cells) else sample,
                                       "truth": f"{truth_dataset}/{split}@200", **settings.images},
                             **(sources(*scored_by_row[row]) if scored_by_row[row] else {})))
+        rows += _variant_rows(settings, inputs, dataset, supernet_dataset, truth_dataset, split)
+        rows += _diagnostic_rows(settings, inputs, dataset, supernet_dataset, truth_dataset, split)
     return rows
+
+
+def _variant_rows(settings: AbsPreset, inputs: Inputs, dataset, supernet_dataset, truth_dataset, split) -> list[Row]:
+    """The angle of supernets trained with one choice of the recipe changed, beside the released recipe's."""
+    from harness.analysis.metrics import kendall_tau
+    from harness.reproduce.supernets import supernet, supernet_scores
+
+    truth = inputs.oracle.accuracy(dataset=truth_dataset, split=split)
+    seeds = range(inputs.seed, inputs.seed + settings.variant_seeds)
+    rows = []
+    for name, overrides in settings.variants.items():
+        scored = []
+        for s in seeds:
+            run_dir, config, key = supernet(inputs, supernet_dataset, s, {**settings.supernet, **overrides})
+            scored.append(supernet_scores(inputs, run_dir, config, key, "angle", "all", {}, "angle"))
+        taus = [kendall_tau(truth[inputs.oracle.indices(sc.cells)], sc.scores) for sc in scored]
+        rows.append(Row("abs-correlation", f"angle [{name}]", dataset, "kendall_tau", **over_seeds(taus),
+                        n=len(truth), seconds=sum(map(cost_seconds, scored)) / len(scored),
+                        settings={"seeds": [seeds[0], seeds[-1]], "supernet": {**settings.supernet, **overrides},
+                                  "cells": "all", "truth": f"{truth_dataset}/{split}@200"}, **sources(*scored)))
+    return rows
+
+
+def _diagnostic_rows(settings: AbsPreset, inputs: Inputs, dataset, supernet_dataset, truth_dataset,
+                     split) -> list[Row]:
+    """What decides the angle, per seed of the released recipe's supernets (mean +- std over seeds): each fixed
+    part's angle and share of the squared norm, the cells' own median angle, and the angle's top 100."""
+    from harness.proxies.angle import angle_diagnostics, reference_epoch
+    from harness.proxies.registry import get_proxy
+    from harness.proxies.scoring import _checkpoint_hash
+    from harness.provenance import code_hash
+    from harness.reproduce.supernets import supernet, supernet_scores
+
+    cells, truth = inputs.oracle.cells(), inputs.oracle.accuracy(dataset=truth_dataset, split=split)
+    seeds = range(inputs.seed, inputs.seed + settings.seeds)
+    values: dict[tuple[str, str], list[float]] = {}
+    files, codes = [], set()
+    for s in seeds:
+        run_dir, config, key = supernet(inputs, supernet_dataset, s, settings.supernet)
+
+        def measure(run_dir=run_dir):
+            from harness.train.loop import load_model
+
+            _, reference = load_model(run_dir, epoch=reference_epoch(get_proxy("angle").settings["reference"].default))
+            _, trained = load_model(run_dir)
+            return angle_diagnostics(reference, trained, cells)
+        found, code, name = inputs.record(f"{key}-angle-diagnostics", {"run": key}, code_hash(
+            "harness.proxies.angle"), measure, None if inputs.from_scores else _checkpoint_hash(str(run_dir)))
+        angle = supernet_scores(inputs, run_dir, config, key, "angle", "all", {}, "angle")
+        own = supernet_scores(inputs, run_dir, config, key, "angle", "all", {"parts": "cells"}, "angle (cells only)")
+        files += [name, Path(angle.source).name, Path(own.source).name]
+        codes |= {code, angle.provenance["code_hash"]}
+        for part in PARTS:
+            for metric in ("angle_deg", "norm_share_median"):
+                values.setdefault((part, metric), []).append(found["parts"][part][metric])
+        values.setdefault(("cells (their own part)", "angle_deg_median"), []).append(found["cells_angle_median_deg"])
+        order = np.argsort(-angle.scores, kind="stable")[:TOP]
+        fixed_only = _fixed_only(angle.cells)
+        values.setdefault((f"angle's top {TOP}", "fixed_part_only_cells"), []).append(int(fixed_only[order].sum()))
+        values.setdefault((f"angle's top {TOP}", "mean_test"), []).append(
+            float(truth[inputs.oracle.indices(angle.cells[order])].mean()))
+        values.setdefault(("cells with no conv on a live path", "count"), []).append(int(fixed_only.sum()))
+    common = {"n": len(cells), "settings": {"seeds": [seeds[0], seeds[-1]], "supernet": settings.supernet,
+                                            "truth": f"{truth_dataset}/{split}@200"},
+              "scores": tuple(sorted(set(files))), "code_hash": ";".join(sorted(codes))}
+    return [Row("abs-correlation", f"diagnostic: {row}", dataset, metric, **over_seeds(v), **common)
+            for (row, metric), v in values.items()]
+
+
+def _fixed_only(cells: np.ndarray) -> np.ndarray:
+    """The cells whose angle vector is the fixed part and constants: no conv on an input-output path without
+    `none` (pools add the same tensor before and after training; skips add nothing)."""
+    from harness.proxies.angle import PATHS
+    from harness.space.ops import CONV1X1, CONV3X3, NONE
+
+    conv = np.isin(cells, (CONV1X1, CONV3X3))
+    alive = [(cells[:, list(path)] != NONE).all(axis=1) & conv[:, list(path)].any(axis=1) for path in PATHS]
+    return ~np.any(alive, axis=0)
 
 
 def cost_seconds(scored) -> float:

@@ -6,7 +6,8 @@ Each row is one signal driving `harness.shrink.shrink_abs` for `stages` stages o
 `truth` (the ground truth's operator means, the upper bound; no training), `params` (the params proxy on all 15,625
 cells; no images), and the supernet signals the preset names (`angle`, `angle (cells only)`, `magnitude`, `rebn`;
 one supernet per signal trains inside the shrinking space, on the dataset's search split, CIFAR-10's being
-`cifar10-valid`). Quality is against NB201's reported column and the search gain selects by its searched column
+`cifar10-valid`); and the angle as ABS's released code shrinks NB201: one round that drops the 20 of the 30
+(edge, op) pairs with the lowest mean angle, never the last op of an edge. Quality is against NB201's reported column and the search gain selects by its searched column
 (`harness.analysis.search.PROTOCOL`): REA at `gain_budget` queries inside the final space minus the whole space.
 ABS publishes no such numbers (it claims only that shrinking keeps the good operators), so none sit beside them.
 Each run lives in `runs/shrink-DATASET-SIGNAL-.../` and resumes from its `history.json` when rerun; the history is
@@ -23,6 +24,9 @@ from harness.reproduce.results import Row
 #: supernet rows -> (shrinking signal, its proxy settings)
 SUPERNET_SIGNALS = {"angle": ("angle", {}), "angle (cells only)": ("angle", {"parts": "cells"}),
                     "magnitude": ("magnitude", {}), "rebn": ("rebn", {})}
+#: ABS's released code on NB201: one round that drops the 20 of the 30 (edge, op) pairs of lowest mean angle
+RELEASED = {"stages": 1, "drop_per_stage": 20}
+RELEASED_ROW = "angle, one round of 20 (as released)"
 #: the quality metrics, from `space_quality`: metric -> its key there
 QUALITY = {"cells_left": "size", "best_global_rank": "best_global_rank", "best_test": "best",
            "top1%_kept": "top1%_kept", "top5%_kept": "top5%_kept", "mean_test": "mean"}
@@ -75,11 +79,13 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                    "gain_runs": settings.gain_runs, "gain_seeds": [inputs.seed, inputs.seed + settings.gain_runs - 1]}
         metrics = [*QUALITY, f"rea@{settings.gain_budget}_inside", f"rea@{settings.gain_budget}_gain"]
         why = inputs.missing_images(supernet_dataset)
-        jobs = [("truth", "truth", {}), ("params", "scores:", {})]
-        jobs += [(name, *SUPERNET_SIGNALS[name]) for name in settings.signals]
-        for name, signal, proxy_settings in jobs:
+        staged = {"stages": settings.stages, "drop_per_stage": settings.drop_per_stage}
+        jobs = [("truth", "truth", {}, staged), ("params", "scores:", {}, staged)]
+        jobs += [(name, *SUPERNET_SIGNALS[name], staged) for name in settings.signals]
+        jobs.append((RELEASED_ROW, "angle", {}, RELEASED))
+        for name, signal, proxy_settings, rounds in jobs:
             common = {"table": "abs-shrinking", "row": name, "dataset": dataset}
-            trains = name in SUPERNET_SIGNALS
+            trains = signal not in ("truth", "scores:")
             if trains and why:
                 rows += [Row(**common, metric=m, reason=why) for m in metrics]
                 continue
@@ -90,8 +96,7 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                 files.append(Path(score_set.source).name)
             if trains:
                 train_config = supernet_settings(inputs, supernet_dataset, inputs.seed, settings.supernet)
-            shrink = ShrinkSettings(signal, stages=settings.stages, drop_per_stage=settings.drop_per_stage,
-                                    sample=settings.sample, first_epochs=settings.first_epochs,
+            shrink = ShrinkSettings(signal, **rounds, sample=settings.sample, first_epochs=settings.first_epochs,
                                     stage_epochs=settings.stage_epochs, seed=inputs.seed,
                                     proxy_settings=proxy_settings).resolved()
             job = {"shrink": asdict(shrink), "supernet": train_config.identity() if trains else None,

@@ -113,3 +113,23 @@ class Inputs:
             atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         steps = next(saved[key] for key in ("stages", "generations") if key in saved)
         return steps, saved["identity"]["code_hash"], path.name
+
+    def record(self, label: str, job: dict, code_hash: str, compute, checkpoint: str | None = None):
+        """A small measurement a table derives from what is not in the store (e.g. a supernet's checkpoints), kept
+        in it as `LABEL-DIGEST.json` (DIGEST of `job`): reused while `code_hash` and the `checkpoint` sha256 it was
+        computed from are the same, else `compute()` again; with `from_scores` read as it is. Returns the value,
+        its code hash and its file name."""
+        path = self.scores / f"{slug(label)}-{digest(job)}.json"
+        if self.from_scores:
+            if not path.is_file():
+                raise HarnessError(f"--from-scores: no measurement {path.name} in {self.scores} (the {label} of this "
+                                   f"preset and seed); run the table without --from-scores to compute it")
+            saved = json.loads(path.read_text())
+            return saved["value"], saved["code_hash"], path.name
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        if saved.get("code_hash") != code_hash or saved.get("checkpoint_sha256") != checkpoint:
+            saved = {"label": label, "job": job, "code_hash": code_hash, "checkpoint_sha256": checkpoint,
+                     "value": compute()}
+            text = json.dumps(saved, indent=1, allow_nan=True) + "\n"
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        return saved["value"], code_hash, path.name

@@ -10,8 +10,9 @@ its quality against the ground truth. Signals:
   over its cells inside the space. No training.
 - `angle`, `rebn`, `magnitude`, `proxy:NAME`: a supernet trains inside the current space before each stage's
   scoring (`first_epochs`, then `stage_epochs` per stage, each stage one cosine schedule that starts from the
-  previous stage's weights). `angle` scores every cell of the space in closed form against the weights at
-  initialisation (stage 1's epoch 0; `proxy_settings` {"parts": "cells"} leaves the fixed layers out); `rebn` and
+  previous stage's weights). `angle` scores every cell of the space in closed form against stage 1's reference
+  weights (the angle proxy's `reference`: after its first epoch by default, as ABS's released code; `init` for
+  the initialisation; `proxy_settings` {"parts": "cells"} leaves the fixed layers out); `rebn` and
   `proxy:NAME` (any registered proxy) score `sample` cells drawn from the space; `magnitude` trains a darts
   supernet and takes its softmax weights over the allowed ops.
 
@@ -137,7 +138,7 @@ def _signal(settings: ShrinkSettings, out: Path, cells, truth, train_config, sco
         run_dir = _train_stage(settings, out, train_config, stage, mask)
         inside = np.flatnonzero(cells_in(cells, mask))
         if settings.signal == "angle":
-            return _angle_scores(out / "stage-1", run_dir, cells[inside], settings.proxy_settings["parts"])
+            return _angle_scores(out / "stage-1", run_dir, cells[inside], settings.proxy_settings)
         if settings.signal == "magnitude":
             from harness.proxies import ProxyContext
             from harness.proxies.magnitude import operator_weights
@@ -160,22 +161,34 @@ def _train_stage(settings: ShrinkSettings, out: Path, train_config, stage: int, 
     from harness.train.loop import train
 
     run_dir = out / f"stage-{stage + 1}"
+    keep = (_reference(settings),) if stage == 0 and settings.signal == "angle" else ()  # the angle's reference
     config = replace(train_config, mode="darts" if settings.signal == "magnitude" else "spos",
                      allowed=None if mask.all() else allowed_lists(mask),
                      epochs=settings.first_epochs if stage == 0 else settings.stage_epochs,
-                     seed=train_config.seed + stage, checkpoint_epochs=())
+                     seed=train_config.seed + stage, checkpoint_epochs=tuple(e for e in keep if e > 0))
     init_from = None if stage == 0 else out / f"stage-{stage}" / "checkpoints" / "last.pt"
     train(config, run_dir, resume=(run_dir / "config.json").exists(), init_from=init_from)
     return run_dir
 
 
-def _angle_scores(first_run: Path, run_dir: Path, cells: np.ndarray, parts: str) -> np.ndarray:
-    from harness.proxies.angle import angle_from_tables, angle_tables
+def _reference(settings: ShrinkSettings) -> int:
+    """The epoch of stage 1's run that the angle measures from (`reference` of the angle proxy's settings)."""
+    from harness.proxies.angle import reference_epoch
+
+    epoch = reference_epoch(settings.proxy_settings["reference"])
+    if epoch > settings.first_epochs:
+        raise HarnessError(f"angle reference {settings.proxy_settings['reference']!r} is after stage 1's "
+                           f"{settings.first_epochs} epochs; take an earlier reference or more first epochs")
+    return epoch
+
+
+def _angle_scores(first_run: Path, run_dir: Path, cells: np.ndarray, proxy_settings: dict) -> np.ndarray:
+    from harness.proxies.angle import angle_from_tables, angle_tables, reference_epoch
     from harness.train.loop import load_model
 
-    _, initial = load_model(first_run, epoch=0)
+    _, reference = load_model(first_run, epoch=reference_epoch(proxy_settings["reference"]))
     _, trained = load_model(run_dir)
-    return operator_means(cells, angle_from_tables(angle_tables(initial, trained), cells, parts))
+    return operator_means(cells, angle_from_tables(angle_tables(reference, trained), cells, proxy_settings["parts"]))
 
 
 def _proxy_scores(settings: ShrinkSettings, train_config, run_dir: Path, cells: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from harness.errors import HarnessError
 from harness.shrink.history import check_identity, check_positive, identity_of, save_history
 from harness.shrink.population import SpaceIndex, outside, within_hamming
 from harness.space import NUM_EDGES, NUM_OPS, OPS, format_arch, format_archs, parse_arch
-from harness.train.loop import autocast, prepare_batch, training_setup
+from harness.train.loop import autocast, clear_gradients, prepare_batch, training_setup
 
 #: the default reference cell: nor_conv_3x3 on every edge
 DEFAULT_REFERENCE = format_arch([OPS.index("nor_conv_3x3")] * NUM_EDGES)
@@ -180,7 +180,7 @@ class _Run:
                 loss = F.cross_entropy(self.model(prepare_batch(x, self.device), self.population[member]), y)
             value = float(loss.detach())
             baseline = value if self.baseline is None else self.baseline
-            self.optimizer.zero_grad(set_to_none=True)
+            clear_gradients(self.optimizer, self.config.decay)
             self.fitness_optimizer.zero_grad(set_to_none=True)
             (loss + fitness_objective(self.fitness, member, loss.detach().float(), baseline)).backward()
             if self.config.grad_clip:

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from harness.errors import HarnessError
 from harness.space import format_arch, parse_arch
+from harness.train.sampler import SAMPLINGS
+
+#: how SGD treats the parameters of ops a step did not sample
+DECAYS = ("all", "sampled")
 
 #: fields that may differ between an interrupted run and its resumption (where it runs, not what it computes)
 NOT_IDENTITY = ("device", "data_root", "splits_dir", "progress")
@@ -21,6 +25,7 @@ class TrainConfig:
     train_split: str = "search-train"
     valid_split: str = "search-valid"
     mode: str = "spos"  # spos | darts (supernet only)
+    sampling: str = "urs"  # spos mode: urs (each cell its own child, NB201's forward_urs) | spos (one shared child)
     arch: str | None = None  # standalone only: the cell
     allowed: list | None = None  # supernet sub-space: 6 lists of allowed op names, or a list of arch strings
     channels: int = 16
@@ -34,7 +39,11 @@ class TrainConfig:
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
-    grad_clip: float | None = 5.0
+    #: all: every parameter holds a (zero) gradient, so weight decay and momentum move it at every step, sampled or
+    #: not, as PyTorch < 2.0's zero_grad did for the papers' code; sampled: PyTorch >= 2.0's default, an op's
+    #: parameters move only in the steps that sample it
+    decay: str = "all"
+    grad_clip: float | None = None
     affine: bool = False
     track_running_stats: bool = True
     arch_lr: float = 3e-4  # darts: Adam on the architecture parameters, as DARTS
@@ -53,6 +62,10 @@ class TrainConfig:
             raise HarnessError(f"kind must be supernet or standalone, got {self.kind!r}")
         if self.mode not in ("spos", "darts"):
             raise HarnessError(f"mode must be spos or darts, got {self.mode!r}")
+        if self.sampling not in SAMPLINGS:
+            raise HarnessError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
+        if self.decay not in DECAYS:
+            raise HarnessError(f"decay must be one of {', '.join(DECAYS)}, got {self.decay!r}")
         if self.kind == "standalone":
             if not self.arch:
                 raise HarnessError("a standalone run needs the cell to train (arch string)")
@@ -87,9 +100,11 @@ class TrainConfig:
 
 
 def supernet_config(**overrides) -> TrainConfig:
-    """ABS's supernet: SPOS, SGD Nesterov 0.9, lr 0.025 cosine to 0.001, wd 5e-4, batch 64, 250 epochs,
-    cell BN without affine parameters and with running statistics, on the search split."""
-    return replace(TrainConfig(), **overrides)
+    """ABS's supernet as its released code trains it: NB201's uniform random sampling (each cell its own child),
+    SGD Nesterov 0.9, lr 0.025 cosine to 0.001, wd 5e-4 on every parameter at every step, no gradient clipping,
+    batch 64, 250 epochs, cell BN without affine parameters and with running statistics, on the search split; the
+    checkpoint after epoch 1 is kept (the released angle's reference weights)."""
+    return replace(TrainConfig(checkpoint_epochs=(1,)), **overrides)
 
 
 def standalone_config(arch: str, **overrides) -> TrainConfig:

@@ -180,8 +180,8 @@ def _train_epoch(model, batches, optimizer, config, sampler, arch_optimizer, arc
             with autocast(device):
                 F.cross_entropy(model(prepare_batch(xv, device)), yv).backward()
             arch_optimizer.step()
-        cell = sampler.sample() if config.kind == "supernet" and config.mode == "spos" else None
-        optimizer.zero_grad(set_to_none=True)
+        cell = _child(sampler, config, model)
+        clear_gradients(optimizer, config.decay)
         with autocast(device):
             logits = model(x, cell) if cell is not None else model(x)
             loss = F.cross_entropy(logits, y)
@@ -193,6 +193,29 @@ def _train_epoch(model, batches, optimizer, config, sampler, arch_optimizer, arc
         correct += int((logits.argmax(dim=1) == y).sum())
         seen += len(y)
     return total_loss / max(seen, 1), 100.0 * correct / max(seen, 1), seen
+
+
+def _child(sampler: CellSampler, config: TrainConfig, model):
+    """What a training step runs: the sampled child (urs: one per searchable cell), or None (darts, standalone)."""
+    if config.kind != "supernet" or config.mode != "spos":
+        return None
+    return sampler.sample_urs(model.n_search_cells) if config.sampling == "urs" else sampler.sample()
+
+
+def clear_gradients(optimizer: torch.optim.Optimizer, decay: str) -> None:
+    """Before a step's backward. `all`: every parameter gets a zero gradient, so SGD applies weight decay and
+    momentum to all of them whether the step samples them or not, as PyTorch < 2.0's `zero_grad()` did for the
+    papers' code (it zeroed gradients instead of dropping them); `sampled`: gradients are dropped, and SGD skips
+    the parameters the step does not reach."""
+    if decay == "sampled":
+        optimizer.zero_grad(set_to_none=True)
+        return
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            else:
+                p.grad.zero_()
 
 
 @torch.no_grad()
