@@ -207,3 +207,35 @@ def test_jacob_cov_matches_its_closed_form_on_a_relu_network():
     v = np.linalg.eigvalsh(np.corrcoef(jacobians))
     expected = -np.sum(np.log(v + 1e-5) + 1 / (v + 1e-5))
     assert expected < 0 and zc.jacob_cov_score(net, x) == pytest.approx(expected, rel=1e-6)
+
+
+#: cells with dead conv edges: 3<-1 reads node 1, which no input reaches (1<-0 is none); 2<-1 and 1<-0 lead to a
+#: node 2 that reaches nothing (3<-2 is none); the edge 2<-0 leaves a node cut from the output
+DEAD_EDGE_CELLS = np.array([[0, 3, 2, 3, 3, 0], [2, 4, 3, 1, 0, 0], [3, 3, 3, 2, 0, 0]])
+
+
+@pytest.mark.parametrize("name", ["synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot"])
+def test_computing_dead_edges_changes_naswot_only(name, context):
+    """As NB201's InferCell, `dead_edges: compute` runs the conv edges that cannot change the output; their
+    gradients are zero, so only NASWOT, which reads every conv's input codes, sees them."""
+    settings = {**TINY, "batch_size": 16} if name != "synflow" else {"channels": 4, "cells": 1}
+    proxy = get_proxy(name)
+    computed = proxy(DEAD_EDGE_CELLS, replace(context, settings={**settings, "dead_edges": "compute"}))
+    skipped = proxy(DEAD_EDGE_CELLS, replace(context, settings={**settings, "dead_edges": "skip"}))
+    assert proxy.resolve_settings({})["dead_edges"] == "compute"  # the reference's behaviour is the default
+    if name == "naswot":
+        assert (computed != skipped).all(), (computed, skipped)
+    else:
+        np.testing.assert_allclose(computed, skipped, rtol=1e-6, atol=0)
+
+
+def test_a_network_computing_dead_edges_gives_the_same_output():
+    x = torch.randn(4, 3, 8, 8)
+    for cell in DEAD_EDGE_CELLS:
+        torch.manual_seed(0)
+        skip = TinyNetwork(tuple(cell), C=4, N=1, dead_edges="skip").train()
+        torch.manual_seed(0)
+        compute = TinyNetwork(tuple(cell), C=4, N=1, dead_edges="compute").train()
+        torch.testing.assert_close(skip(x), compute(x), atol=1e-6, rtol=1e-5)
+    with pytest.raises(HarnessError, match="dead_edges='all': expected one of skip, compute"):
+        TinyNetwork((3,) * 6, C=4, N=1, dead_edges="all")

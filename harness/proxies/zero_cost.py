@@ -1,8 +1,8 @@
 """Zero-cost proxies (Abdelfattah et al. 2021; NASWOT, Mellor et al. 2021): one look at an untrained network.
 
-Each cell's network is `TinyNetwork(cell, C, N, classes)` built right after `torch.manual_seed(context.seed)`, so a
-score depends only on (cell, seed, settings). Settings: "channels" (C, default 16), "cells" (N, default 5),
-"batch_size" (default 64; 128 for naswot). The proxies that need images score ONE batch: the first batch of the
+Each cell's network is `TinyNetwork(cell, C, N, classes, dead_edges)` built right after
+`torch.manual_seed(context.seed)`, so a score depends only on (cell, seed, settings). Settings: "channels" (C,
+default 16), "cells" (N, default 5), "dead_edges" (default "compute"), "batch_size" (default 64; 128 for naswot). The proxies that need images score ONE batch: the first batch of the
 seeded, augmented "train" split of `context.dataset`, as the zero-cost code takes it from its train loader.
 
 The plain functions (`synflow_score(net, input_shape)`, `snip_score(net, x, y)`, ...) score any module, so the
@@ -16,6 +16,12 @@ Choices where the NB201 networks differ from the reference code's:
 - naswot: the reference hooks every nn.ReLU; NB201's `ReLUConvBN` applies ReLU functionally, so the codes are read
   at every `ReLUConvBN` conv's input (a ReLU output, once per conv as with one nn.ReLU per ReLUConvBN) and at every
   nn.ReLU module's output (the head's).
+- dead edges: the reference networks (NB201's `InferCell`) run every edge, a conv edge that cannot reach the output
+  or that reads a node no input reaches (all zeros) included, and so does `dead_edges: compute` (the default);
+  `skip` runs only the edges that can change the output. The output is the same either way, so are the gradients
+  of every weight (a dead conv's is zero) and hence synflow, snip, grad_norm, fisher, grasp and jacob_cov (tested
+  on cells with dead conv edges); NASWOT differs, since it reads the binary codes at every conv's input: a dead
+  conv adds its codes, an all-zero input all-zero codes.
 - A network whose output ignores its input (e.g. all-`none` cells) scores -inf in jacob_cov and naswot: its
   Jacobian has no correlation to measure, its codes no diversity.
 """
@@ -167,15 +173,20 @@ def _batch(dataset: str, data_root: str, splits_dir: str | None, seed: int, batc
 def _networks(cells: np.ndarray, context: ProxyContext):
     """Each cell's seeded network on the context's device, one at a time, so only one is alive."""
     classes, _ = network_head(context)
-    C, N = context.settings["channels"], context.settings["cells"]
+    C, N, dead_edges = context.settings["channels"], context.settings["cells"], context.settings["dead_edges"]
     for cell in np.asarray(cells):
         torch.manual_seed(context.seed)
-        yield TinyNetwork(tuple(int(op) for op in cell), C=C, N=N, num_classes=classes).to(context.device)
+        yield TinyNetwork(tuple(int(op) for op in cell), C=C, N=N, num_classes=classes,
+                          dead_edges=dead_edges).to(context.device)
 
 
 #: the settings every zero-cost proxy takes: the network's size
 NETWORK_SETTINGS = {"channels": Setting(int, 16, "C, the channels of the first stage"),
-                    "cells": Setting(int, 5, "N, the cells per stage")}
+                    "cells": Setting(int, 5, "N, the cells per stage"),
+                    "dead_edges": Setting(str, "compute", "compute: every edge runs, as the reference networks "
+                                                          "(NB201's InferCell); skip: only those that reach the "
+                                                          "output (the same output; NASWOT's codes differ)",
+                                          choices=("compute", "skip"))}
 
 
 def _image_proxy(score, labels: bool = True):
