@@ -199,7 +199,7 @@ def test_a_setting_of_the_wrong_type_is_refused(name, settings, fragment):
 
 
 def test_resolved_settings_fill_the_defaults_and_go_into_the_score_file(tmp_path, capsys):
-    assert get_proxy("angle").resolve_settings({}) == {"parts": "all"}
+    assert get_proxy("angle").resolve_settings({}) == {"parts": "all", "reference": "epoch:1"}
     assert get_proxy("econas").resolve_settings({"samples": 1})["samples"] == 1  # an int is a valid float
     assert main(["score", "test_counting", "--cells", "sample:5", "--out", str(tmp_path / "c.csv")]) == 0
     assert json.loads((tmp_path / "c.meta.json").read_text())["settings"] == {"offset": 0.0}

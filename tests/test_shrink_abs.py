@@ -83,7 +83,7 @@ def tiny(cifar10_root, nb201_dir):
 
 def test_angle_shrinking_trains_one_supernet_inside_ever_smaller_spaces(space, tiny, tmp_path):
     cells, truth = space
-    settings = ShrinkSettings("angle", stages=2, drop_per_stage=5, first_epochs=1, stage_epochs=1)
+    settings = ShrinkSettings("angle", stages=2, drop_per_stage=5, first_epochs=2, stage_epochs=1)
     history = shrink_abs(settings, tmp_path, cells=cells, truth=truth, train_config=tiny, progress=False)
     stage2, _ = load_model(tmp_path / "stage-2", epoch=0)
     assert stage2.allowed == history[0]["allowed"]  # stage 2 trained inside stage 1's result
@@ -137,8 +137,24 @@ def test_shrink_command_writes_the_report(table_oracle, tmp_path, capsys):
 
 def test_angle_over_the_cells_only_is_a_setting_of_the_angle_signal(space, tiny, tmp_path):
     cells, truth = space
-    settings = ShrinkSettings("angle", stages=1, drop_per_stage=2, first_epochs=1, proxy_settings={"parts": "cells"})
+    settings = ShrinkSettings("angle", stages=1, drop_per_stage=2, first_epochs=2, proxy_settings={"parts": "cells"})
     cells_only = shrink_abs(settings, tmp_path / "cells", cells=cells, truth=truth, train_config=tiny, progress=False)
     whole = shrink_abs(replace(settings, proxy_settings={}), tmp_path / "all", cells=cells, truth=truth,
                        train_config=tiny, progress=False)
     assert cells_only[0]["operator_scores"] != whole[0]["operator_scores"]  # same weights, other vector
+
+
+def test_released_rounds_and_the_angle_reference_are_checked(table_oracle, space, tiny, tmp_path, capsys):
+    out = tmp_path / "released"
+    assert main(["shrink", "abs", "--signal", "truth", "--rounds", "released", "--cache", str(table_oracle.path),
+                 "--out", str(out), "--quiet"]) == 0
+    history = json.loads((out / "history.json").read_text())["stages"]
+    assert len(history) == 1 and len(history[0]["dropped"]) == 20  # ABS's released round on NB201
+    assert np.array(history[0]["allowed_mask"]).any(axis=1).all()  # never the last op of an edge
+    assert main(["shrink", "abs", "--signal", "truth", "--rounds", "released", "--stages", "3", "--cache",
+                 str(table_oracle.path), "--out", str(tmp_path / "x")]) == 2
+    assert "--rounds released drops 20 operators in one round" in capsys.readouterr().err
+    cells, truth = space
+    with pytest.raises(HarnessError, match="is not before the end of stage 1's 1 epoch"):
+        shrink_abs(ShrinkSettings("angle", stages=1, first_epochs=1), tmp_path / "ref", cells=cells, truth=truth,
+                   train_config=tiny, progress=False)

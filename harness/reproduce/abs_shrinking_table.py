@@ -46,7 +46,7 @@ class AbsShrinkingPreset:
 
 
 PRESETS = {
-    "tiny": AbsShrinkingPreset(2, 3, 4, 1, 1, {"channels": 4, "cells": 1, "resolution": 8, "samples": 0.02,
+    "tiny": AbsShrinkingPreset(2, 3, 4, 2, 1, {"channels": 4, "cells": 1, "resolution": 8, "samples": 0.02,
                                                "valid_cells": 2, "valid_batches": 1, "batch_size": 64},
                                ("angle",), gain_runs=5, gain_budget=20),
     "cpu": AbsShrinkingPreset(5, 3, 30, 6, 2, {"channels": 8, "cells": 2, "resolution": 16, "samples": 0.25},

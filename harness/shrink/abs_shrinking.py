@@ -176,9 +176,10 @@ def _reference(settings: ShrinkSettings) -> int:
     from harness.proxies.angle import reference_epoch
 
     epoch = reference_epoch(settings.proxy_settings["reference"])
-    if epoch > settings.first_epochs:
-        raise HarnessError(f"angle reference {settings.proxy_settings['reference']!r} is after stage 1's "
-                           f"{settings.first_epochs} epochs; take an earlier reference or more first epochs")
+    if epoch >= settings.first_epochs:  # the angle of the first stage would be 0 for every cell
+        raise HarnessError(f"angle reference {settings.proxy_settings['reference']!r} is not before the end of stage "
+                           f"1's {settings.first_epochs} epoch(s); take an earlier reference ('init') or more first "
+                           f"epochs")
     return epoch
 
 
