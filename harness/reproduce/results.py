@@ -106,7 +106,7 @@ def write_results(out: str | Path, rows: list[Row], provenance: dict) -> pd.Data
     gpu = f", {where['gpu']}" if "gpu" in where else ""
     lines += [f"Published: {'; '.join(published_in)}." if published_in else "No published numbers for this table.", "",
               f"Measured by `{provenance['command']}` on {where['platform']}, {where['cpus']} CPUs, torch "
-              f"{where['torch']}{gpu}; harness {provenance['harness_version']}, table code {provenance['code_hash']}. "
+              f"{where['torch']} with {where['torch_threads']} thread(s){gpu}; harness {provenance['harness_version']}, table code {provenance['code_hash']}. "
               f"Every row's settings, score files (in `{provenance['scores']}/`) and their code hashes: `rows.csv`.", ""]
     out.mkdir(parents=True, exist_ok=True)
     save(table_figure(data), out, "figure")
