@@ -20,8 +20,8 @@ DEAD_EDGES = ("skip", "compute")
 
 
 class InferCell(nn.Module):
-    """One cell: a module for every conv or pool edge, dead ones included (they count in the benchmark's params),
-    but only the edges in the plan run."""
+    """One cell: a module for every conv or pool edge, dead ones included (they count in the benchmark's params);
+    with `dead_edges` skip only the edges in the plan run, with compute all of them."""
 
     def __init__(self, cell: tuple[int, ...], C: int, affine: bool, track_running_stats: bool,
                  dead_edges: str = "skip"):

@@ -77,7 +77,7 @@ def job_identity(proxy: Proxy, context: ProxyContext, spec: str, shard=None) -> 
     return {"proxy": proxy.name, "version": proxy.version, "dataset": context.dataset,
             "settings": proxy.resolve_settings(context.settings), "seed": context.seed, "cells": spec,
             "shard": f"{shard[0]}/{shard[1]}" if shard else None,
-            "checkpoint_sha256": _checkpoint_hash(context.run_dir),
+            "checkpoint_sha256": checkpoint_hash(context.run_dir),
             "code_hash": code_hash(proxy.module, __name__)}
 
 
@@ -167,7 +167,8 @@ def _read_journal(path: Path) -> dict[int, float]:
     return dict(zip(encode(parse_archs(list(archs), what=f"lines of {path}")).tolist(), map(float, scores)))
 
 
-def _checkpoint_hash(run_dir: str | None) -> str | None:
+def checkpoint_hash(run_dir: str | None) -> str | None:
+    """sha256 of a run's last checkpoint: what identifies the supernet behind scores (not its directory's path)."""
     if not run_dir:
         return None
     last = Path(run_dir) / "checkpoints" / "last.pt"

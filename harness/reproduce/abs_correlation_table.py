@@ -122,7 +122,7 @@ def _diagnostic_rows(settings: AbsPreset, inputs: Inputs, dataset, supernet_data
     part's angle and share of the squared norm, the cells' own median angle, and the angle's top 100."""
     from harness.proxies.angle import angle_diagnostics, reference_epoch
     from harness.proxies.registry import get_proxy
-    from harness.proxies.scoring import _checkpoint_hash
+    from harness.proxies.scoring import checkpoint_hash
     from harness.provenance import code_hash
     from harness.reproduce.supernets import supernet, supernet_scores
 
@@ -140,7 +140,7 @@ def _diagnostic_rows(settings: AbsPreset, inputs: Inputs, dataset, supernet_data
             _, trained = load_model(run_dir)
             return angle_diagnostics(reference, trained, cells)
         found, code, name = inputs.record(f"{key}-angle-diagnostics", {"run": key}, code_hash(
-            "harness.proxies.angle"), measure, None if inputs.from_scores else _checkpoint_hash(str(run_dir)))
+            "harness.proxies.angle"), measure, None if inputs.from_scores else checkpoint_hash(str(run_dir)))
         angle = supernet_scores(inputs, run_dir, config, key, "angle", "all", {}, "angle")
         own = supernet_scores(inputs, run_dir, config, key, "angle", "all", {"parts": "cells"}, "angle (cells only)")
         files += [name, Path(angle.source).name, Path(own.source).name]
