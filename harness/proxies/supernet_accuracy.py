@@ -4,7 +4,10 @@ A supernet's running BN statistics mix every path it trained, so a child evaluat
 better than random (ABS: tau ~0.05). Re-BN resets every BN's statistics, runs calibration images through the
 child in train mode without gradients, then evaluates. ABS's released code keeps PyTorch's BN momentum, 0.1, during
 calibration: the statistics are an exponential average that weighs the last batches most (`momentum: 0.1`, the
-default); `momentum: null` takes the exact cumulative average over all calibration batches instead.
+default); `momentum: null` takes the exact cumulative average over all calibration batches instead. With momentum
+m the reset statistics (mean 0, variance 1) keep (1 - m)^B of their weight after B batches: 1.5% after ABS's 40
+batches, a third after 4, so scale calibration down by the batch size, not the number of batches (the score file
+records both).
 Settings: `calibration_images` (default 20,000), `batch_size` (512), `valid_images` (None = the whole
 validation split), `epoch` (None = the run's last checkpoint), `momentum`.
 """
@@ -84,6 +87,9 @@ def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndar
     valid = list(_batches(context, config, config.valid_split, False, context.settings["valid_images"]))
     calibration = list(_batches(context, config, config.train_split, True,
                                 context.settings["calibration_images"])) if rebn else []
+    if rebn and context.settings["momentum"] is not None:  # what of the reset statistics the average still holds
+        context.notes.update(calibration_batches=len(calibration),
+                             reset_statistics_weight=(1 - context.settings["momentum"]) ** len(calibration))
     scores = []
     for cell in cells:
         if rebn:

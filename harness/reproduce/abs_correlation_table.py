@@ -50,11 +50,14 @@ VARIANTS = {"shared-child sampling": {"sampling": "spos"}, "decay of sampled ops
 
 PRESETS = {
     "tiny": AbsPreset(2, {"channels": 4, "cells": 1, "resolution": 8, "samples": 0.02, "epochs": 2,
-                          "valid_cells": 2, "valid_batches": 1}, 20, {"calibration_images": 256, "valid_images": 256},
+                          "valid_cells": 2, "valid_batches": 1}, 20,
+                      {"calibration_images": 256, "batch_size": 32, "valid_images": 256},
                       {"shared-child sampling": {"sampling": "spos"}}),
-    # Re-BN needs the paths trained: this network ranks at 0.08 +- 0.09 after 30 epochs, 0.47 after 60
+    # Re-BN needs the paths trained: this network ranks at 0.08 +- 0.09 after 30 epochs, 0.47 after 60. Its
+    # calibration keeps ABS's 40 batches (20,000 images at 512) at a 16th of the images: with BN momentum 0.1 the
+    # reset statistics keep 0.9^B of their weight after B batches, a third after 4 batches of 512
     "cpu": AbsPreset(2, {"channels": 8, "cells": 2, "resolution": 16, "epochs": 60}, 100,
-                     {"calibration_images": 2048, "valid_images": 2048}, VARIANTS),
+                     {"calibration_images": 2560, "batch_size": 64, "valid_images": 2048}, VARIANTS),
     "gpu": AbsPreset(3, {"epochs": 250, "device": "cuda"}, 1000, variants=VARIANTS),
     "paper": AbsPreset(10, {"epochs": 250, "device": "cuda"}, 15625, variants=VARIANTS, variant_seeds=3),
 }
