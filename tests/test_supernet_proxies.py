@@ -95,3 +95,18 @@ def test_supernet_proxies_say_what_they_need(runs):
         get_proxy("rebn")(CELLS, ProxyContext(data_root=runs["data_root"]))
     with pytest.raises(HarnessError, match="needs a dataset's images"):
         get_proxy("rebn")(CELLS, ProxyContext(run_dir=runs["spos"]))
+
+
+def test_the_score_file_records_how_much_the_reset_statistics_still_weigh(runs, tmp_path):
+    """With momentum 0.1, B calibration batches leave 0.9^B of the reset statistics: the score file says B and it."""
+    from harness.analysis.score_sets import read_scores
+    from harness.proxies.scoring import score_cells
+
+    context = _context(runs, batch_size=128, valid_images=256, calibration_images=512)  # 4 batches
+    score_cells(get_proxy("rebn"), "sample:3:0", context, tmp_path / "r.csv", progress=False)
+    provenance = read_scores(tmp_path / "r.csv").provenance
+    assert provenance["calibration_batches"] == 4
+    assert provenance["reset_statistics_weight"] == pytest.approx(0.9 ** 4)
+    exact = replace(context, settings={**context.settings, "momentum": None})
+    score_cells(get_proxy("rebn"), "sample:3:0", exact, tmp_path / "e.csv", progress=False)
+    assert "reset_statistics_weight" not in read_scores(tmp_path / "e.csv").provenance  # the cumulative average
