@@ -8,6 +8,7 @@ import bz2
 import copy
 import pickle
 import shutil
+from dataclasses import replace
 
 import nats_bench
 import numpy as np
@@ -16,7 +17,8 @@ import torch
 from nas_201_api import NASBench201API
 
 from harness.errors import OracleQueryError, SourceError
-from harness.oracle import Oracle, import_source
+from harness.oracle import Oracle, SeriesKey, import_source
+from harness.oracle.cache import GroundTruthBuilder
 
 SAMPLE = {0: (85.863333, 15.64737, 0.129306), 11: (91.583333, 113.95137, 0.802426), 284: (88.79, 11.71521, 0.101306)}
 
@@ -46,10 +48,14 @@ def test_every_seed_and_epoch_matches_nats_bench(nats_oracle, nats_sample):
                     if (key.dataset, key.hp) != (dataset, hp):
                         continue
                     assert info.seeds == seeds
-                    epochs = [None, *info.curve_epochs[::37], *info.curve_epochs[-1:]]
+                    # nats_bench answers only the epochs with an accuracy; the times of the others (the records
+                    # time every epoch's evaluation) are checked against the raw records in the tests of `seconds`
+                    asked = nats_oracle.series[replace(key, metric="accuracy")] if key.metric == "seconds" else info
+                    epochs = [None, *asked.curve_epochs[::37], *asked.curve_epochs[-1:]]
                     for seed in [None, *seeds]:
                         for epoch in epochs:
-                            want = _nats_metric(results, dataset, key.split, seed, epoch)[key.metric]
+                            name = "cur_time" if key.metric == "seconds" else key.metric  # that epoch's time
+                            want = _nats_metric(results, dataset, key.split, seed, epoch)[name]
                             got = nats_oracle.query(index, dataset=dataset, split=key.split, hp=hp,
                                                     metric=key.metric, seed=seed, epoch=epoch)
                             assert got == pytest.approx(want, rel=1e-12), (index, key, seed, epoch)
@@ -252,3 +258,153 @@ def test_damaged_pth_files_are_refused(tmp_path, nats_records, nats_meta_archs):
         import_source(tmp_path / "NAS-Bench-201-v1_1-z.pth", tmp_path / "c.parquet", benchmark_version="t",
                       progress=False)
     assert not (tmp_path / "c.parquet").exists()
+
+
+# -- recorded times (metric `seconds`) -------------------------------------------------------------------------
+def _trials(nats_records):
+    """(index, hp, dataset, seed, raw trial) for every trial of the sample, straight from the unpickled records."""
+    for index, record in nats_records.items():
+        for hp, state in record.items():
+            for (dataset, seed), trial in state["all_results"].items():
+                yield index, int(hp), dataset, int(seed), trial
+
+
+def _recorded_seconds(trial, split, hp):
+    """One trial's per-epoch seconds on `split`, read as the record holds them: train_times[e], eval_times['S@e']."""
+    if split == "train":
+        return [trial["train_times"][e] for e in range(hp)]
+    return [trial["eval_times"][f"{split}@{e}"] for e in range(hp)]
+
+
+def test_imported_seconds_are_the_records_times_per_seed_and_epoch(nats_oracle, nats_records):
+    checked = 0
+    for index, hp, dataset, seed, trial in _trials(nats_records):
+        splits = ["train", *sorted({name.rpartition("@")[0] for name in trial["eval_times"]})]
+        recorded = {k.split for k in nats_oracle.series if (k.metric, k.dataset, k.hp) == ("seconds", dataset, hp)}
+        assert recorded == set(splits), (dataset, hp)
+        for split in splits:
+            want = _recorded_seconds(trial, split, hp)
+            where = dict(dataset=dataset, split=split, hp=hp, metric="seconds", seed=seed)
+            got = [nats_oracle.query(index, **where, epoch=e) for e in range(hp)]
+            assert got == pytest.approx(want, rel=1e-12), (index, dataset, split, hp, seed)
+            assert nats_oracle.query(index, **where) == pytest.approx(want[-1], rel=1e-12)  # final epoch
+            assert nats_oracle.schedule_seconds(index, dataset=dataset, split=split, hp=hp, seed=seed) == \
+                pytest.approx(sum(want), rel=1e-12)
+            checked += 1
+    assert checked == 3 * (2 * 3 + 2 + 4 + 4 + 3 * (3 + 2 + 4 + 4))  # per record: the splits of 5 + 12 trials
+
+
+def test_schedule_seconds_over_seeds_is_the_mean_of_the_trials_sums(nats_oracle, nats_records):
+    for index, record in nats_records.items():
+        for hp, state in record.items():
+            for dataset, seeds in state["dataset_seed"].items():
+                for split in ("train", "x-valid", "ori-test"):
+                    trials = [state["all_results"][(dataset, s)] for s in seeds]
+                    if split != "train" and f"{split}@0" not in trials[0]["eval_times"]:
+                        continue
+                    want = np.mean([sum(_recorded_seconds(t, split, int(hp))) for t in trials])
+                    got = nats_oracle.schedule_seconds(index, dataset=dataset, split=split, hp=int(hp))
+                    assert got == pytest.approx(want, rel=1e-12), (index, dataset, split, hp)
+
+
+def test_twelve_epoch_training_seconds_of_the_sample(nats_oracle, nats_records):
+    """cifar10-valid@12 training seconds, summed here from the raw records; the numbers pin the import down."""
+    expected = {0: 86.653116, 11: 149.544682, 284: 58.509532}
+    for index, seconds in expected.items():
+        trials = nats_records[index]["12"]["all_results"]
+        for seed in (111, 777):
+            assert sum(trials[("cifar10-valid", seed)]["train_times"][e] for e in range(12)) == \
+                pytest.approx(seconds, abs=1e-6)
+    got = nats_oracle.schedule_seconds(list(expected), dataset="cifar10-valid", split="train", hp=12)
+    np.testing.assert_allclose(got, list(expected.values()), atol=1e-6)
+    assert np.isnan(nats_oracle.schedule_seconds(1, dataset="cifar10-valid", split="train", hp=12))  # not sampled
+
+
+def test_schedule_seconds_is_what_nats_bench_reports(nats_oracle, nats_sample):
+    api = nats_bench.create(str(nats_sample), "tss", fast_mode=True, verbose=False)
+    for index in SAMPLE:
+        for hp, dataset in ((12, "cifar10-valid"), (200, "cifar10-valid"), (12, "cifar100"), (200, "ImageNet16-120")):
+            seeds = api.query_meta_info_by_index(index, hp=str(hp)).get_dataset_seeds(dataset)
+            for seed in [None, *seeds]:
+                info = api.get_more_info(index, dataset, iepoch=None, hp=str(hp),
+                                         is_random=False if seed is None else seed)
+                where = dict(dataset=dataset, hp=hp, seed=seed)
+                train = nats_oracle.schedule_seconds(index, split="train", **where)
+                valid = nats_oracle.schedule_seconds(index, split="x-valid", **where)
+                assert train == pytest.approx(info["train-all-time"], rel=1e-12)
+                assert valid == pytest.approx(info["valid-all-time"], rel=1e-12)
+                assert valid / hp == pytest.approx(info["valid-per-time"], rel=1e-12)
+                # what NB201's RANDOM.py / R_EA.py charge a query
+                assert train + valid / hp == pytest.approx(info["train-all-time"] + info["valid-per-time"], rel=1e-12)
+
+
+def test_seconds_per_seed_and_epoch_are_not_mixed_up(tmp_path, nats_sample):
+    """The real records repeat one time over epochs and seeds; a copy with distinct times catches a seed mix-up
+    or a sum over the wrong epochs."""
+    src = _copy_sample(nats_sample, tmp_path)
+    path = src / "000011.pickle.pbz2"
+    record = pickle.load(bz2.BZ2File(path))
+    for hp in ("12", "200"):
+        for (dataset, seed), trial in record[hp]["all_results"].items():
+            trial["train_times"] = {e: t * (1 + e / 100) * seed / 500 for e, t in trial["train_times"].items()}
+            trial["eval_times"] = {k: t * (2 + int(k.rpartition("@")[2])) * seed / 700
+                                   for k, t in trial["eval_times"].items()}
+    nats_bench.pickle_save(record, str(path), ext="")
+    oracle = Oracle(import_source(src, tmp_path / "c.parquet", benchmark_version="x", progress=False))
+    sums = {}
+    for hp, dataset, split in ((12, "cifar10-valid", "train"), (12, "cifar10-valid", "x-valid"),
+                               (200, "cifar100", "x-test"), (200, "cifar10", "train")):
+        for seed in record[str(hp)]["dataset_seed"][dataset]:
+            want = sum(_recorded_seconds(record[str(hp)]["all_results"][(dataset, seed)], split, hp))
+            sums[seed] = oracle.schedule_seconds(11, dataset=dataset, split=split, hp=hp, seed=seed)
+            assert sums[seed] == pytest.approx(want, rel=1e-12), (dataset, split, hp, seed)
+        assert len(set(sums.values())) == len(sums)
+        assert oracle.schedule_seconds(11, dataset=dataset, split=split, hp=hp) == \
+            pytest.approx(np.mean(list(sums.values())), rel=1e-12)
+        sums.clear()
+
+
+def test_seconds_are_listed_as_available(nats_oracle):
+    table = nats_oracle.available()
+    seconds = table[table["metric"] == "seconds"].set_index(["dataset", "split", "hp"])
+    assert seconds.loc[("cifar10-valid", "train", 12)].to_dict() == {"metric": "seconds", "seeds": "111 777",
+                                                                     "epochs": "0..11"}
+    assert seconds.loc[("cifar10-valid", "x-valid", 200), "seeds"] == "777 888 999"
+    assert seconds.loc[("cifar10-valid", "x-valid", 200), "epochs"] == "0..199"
+    assert sorted(seconds.loc["cifar10"].index.get_level_values("split").unique()) == ["ori-test", "train"]
+    assert len(seconds) == 2 * (3 + 2 + 4 + 4)
+
+
+def test_schedule_seconds_refuses_what_is_not_recorded(nats_oracle):
+    with pytest.raises(OracleQueryError, match="seed 111 is not recorded for seconds:cifar10/train@200.*777, 888"):
+        nats_oracle.schedule_seconds(0, dataset="cifar10", split="train", hp=200, seed=111)
+    with pytest.raises(OracleQueryError, match="has no validation split"):
+        nats_oracle.schedule_seconds(0, dataset="cifar10", split="x-valid", hp=12)
+    with pytest.raises(OracleQueryError, match="hp 90 is not recorded"):
+        nats_oracle.schedule_seconds(0, dataset="cifar100", split="train", hp=90)
+
+
+def test_pth_import_keeps_the_times(tmp_path, nats_records, nats_meta_archs):
+    src = _pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", nats_records, nats_meta_archs)
+    api = NASBench201API(str(src), verbose=False)
+    oracle = Oracle(import_source(src, tmp_path / "pth.parquet", progress=False))
+    for index in nats_records:
+        for seed in (111, 777):
+            info = api.get_more_info(index, "cifar10-valid", iepoch=None, hp="12", is_random=seed)
+            where = dict(dataset="cifar10-valid", hp=12, seed=seed)
+            assert oracle.schedule_seconds(index, split="train", **where) == \
+                pytest.approx(info["train-all-time"], rel=1e-12)
+            assert oracle.schedule_seconds(index, split="x-valid", **where) / 12 == \
+                pytest.approx(info["valid-per-time"], rel=1e-12)
+
+
+def test_a_cache_imported_before_times_were_kept_says_to_reimport(tmp_path, nats_oracle):
+    builder = GroundTruthBuilder(nats_oracle.order)
+    builder.set_mean(SeriesKey("accuracy", "cifar10", "ori-test", 200), np.full(15625, 90.0), 200)
+    provenance = {"source": {"name": "NATS-tss-v1_0-3ffb9-simple", "kind": "nats-tss", "sha256": "0"},
+                  "benchmark_version": "NATS-Bench tss v1_0",
+                  "importer": {"name": "nats-tss", "version": 1, "library": "nats_bench 1.8"}}
+    old = Oracle(builder.write(tmp_path / "old.parquet", provenance))
+    with pytest.raises(OracleQueryError, match="records no times; it was imported by nats-tss v1, which dropped "
+                                               "them: re-import NATS-tss-v1_0-3ffb9-simple"):
+        old.schedule_seconds(dataset="cifar10", split="train", hp=200)

@@ -8,7 +8,7 @@ from nats_bench.genotype_utils import topology_str2structure
 
 from harness import space
 from harness.errors import MissingTableError, OracleQueryError, SourceError
-from harness.oracle import Oracle
+from harness.oracle import Oracle, import_source
 
 COLUMNS_200 = ["cifar10-valid/x-valid@200", "cifar10-valid/ori-test@200", "cifar10/ori-test@200",
                "cifar100/x-valid@200", "cifar100/x-test@200", "ImageNet16-120/x-valid@200", "ImageNet16-120/x-test@200"]
@@ -161,3 +161,36 @@ def test_the_cache_is_found_through_the_environment(table_oracle, monkeypatch, t
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
     with pytest.raises(MissingTableError, match=str(tmp_path)):
         Oracle()
+
+
+def test_a_table_without_times_refuses_schedule_seconds_and_names_the_sources(table_oracle):
+    with pytest.raises(OracleQueryError) as err:
+        table_oracle.schedule_seconds(0, dataset="cifar10-valid", split="train", hp=12)
+    for fragment in ("table.csv, a table source) records no times", "NAS-Bench-201-v1_1-096897.pth",
+                     "NATS-Bench tss", "training and evaluation seconds"):
+        assert fragment in str(err.value)
+
+
+def test_seconds_columns_of_a_plain_table_round_trip(table_oracle, tmp_path):
+    idx = np.array([0, 11, 284, 6111])
+    frame = pd.DataFrame({"index": idx, "seconds:cifar10-valid/train@12": [7.2, 12.5, 4.9, 13.0],
+                          "seconds:cifar10-valid/x-valid@12:seed=777": [2.1, 4.2, 2.4, np.nan]})
+    frame.to_csv(tmp_path / "times.csv", index=False)
+    oracle = Oracle(import_source(tmp_path / "times.csv", tmp_path / "t.parquet", benchmark_version="t",
+                                  order_from=table_oracle.path, progress=False))
+    where = dict(dataset="cifar10-valid", hp=12, metric="seconds")
+    np.testing.assert_array_equal(oracle.query(idx, split="train", **where), frame.iloc[:, 1])
+    np.testing.assert_array_equal(oracle.query(idx, split="x-valid", seed=777, **where), frame.iloc[:, 2])
+    np.testing.assert_array_equal(oracle.query(idx, split="x-valid", **where), frame.iloc[:, 2])  # the one seed
+    assert np.isnan(oracle.query(1, split="train", **where))
+    listed = oracle.available().set_index("split")
+    assert listed.loc["train", "metric"] == "seconds" and listed.loc["x-valid", "seeds"] == "777"
+    assert oracle.top_k(1, split="train", **where)[0] == 284  # the fastest: fewest seconds
+    with pytest.raises(OracleQueryError, match=r"seconds:cifar10-valid/train@12 is recorded at its final epoch .* "
+                                               r"not at every epoch 0..11, so its schedule's seconds cannot be summed"):
+        oracle.schedule_seconds(0, dataset="cifar10-valid", split="train", hp=12)
+    frame.iloc[0, 1] = -1.0
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SourceError, match=r"'seconds:cifar10-valid/train@12' row 0 holds -1.0, outside 0.0..inf"):
+        import_source(tmp_path / "bad.csv", tmp_path / "b.parquet", benchmark_version="t",
+                      order_from=table_oracle.path, progress=False)

@@ -2,9 +2,10 @@
 
 Columns: `index`, `code` (product-order code of the cell), `arch`, then the final-epoch values
 (`accuracy:cifar10/ori-test@200`, per seed `...:seed=777`), the costs (`params_mb@cifar10`), and per-epoch
-curves as fixed-size lists (`curve:accuracy:cifar10-valid/x-valid@200:seed=777`). NaN wherever the source has
-no value. The schema metadata holds the provenance and an index of what exists, so a query can be checked,
-and refused with a list of what exists, without reading any data. Columns are read lazily, one at a time.
+curves as fixed-size lists (`curve:accuracy:cifar10-valid/x-valid@200:seed=777`, the recorded times
+`curve:seconds:cifar10-valid/train@12:seed=777`). NaN wherever the source has no value. The schema metadata
+holds the provenance and an index of what exists, so a query can be checked, and refused with a list of what
+exists, without reading any data. Columns are read lazily, one at a time.
 """
 from __future__ import annotations
 

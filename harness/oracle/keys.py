@@ -2,7 +2,8 @@
 
 Column names in the cache and in plain tables:
 - `[METRIC:]DATASET/SPLIT@HP[:seed=S]`, e.g. `cifar10/ori-test@200` (accuracy, mean over seeds) or
-  `loss:cifar10-valid/x-valid@12:seed=777`; METRIC defaults to `accuracy`.
+  `loss:cifar10-valid/x-valid@12:seed=777`; METRIC defaults to `accuracy`. `seconds` is the benchmark's recorded
+  wall time of one epoch: training on split `train` (`train_times`), evaluating on the others (`eval_times`).
 - `curve:METRIC:DATASET/SPLIT@HP:seed=S`: the per-epoch values of one seed (cache only).
 - `params_mb@DATASET`, `flops_m@DATASET`, `latency_s@DATASET`: the network's cost on that dataset's head and input size.
 """
@@ -19,7 +20,7 @@ DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 IMAGES = {"cifar10-valid": "CIFAR-10", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
           "ImageNet16-120": "ImageNet16-120"}
 SPLITS = ("train", "x-valid", "x-test", "ori-test")
-METRICS = ("accuracy", "loss")
+METRICS = ("accuracy", "loss", "seconds")
 #: cost metric -> column prefix carrying its unit
 COSTS = {"params": "params_mb", "flops": "flops_m", "latency": "latency_s"}
 

@@ -123,8 +123,52 @@ class Oracle:
         idx, scalar = self._resolve(archs)
         return values[idx][0] if scalar else values[idx]
 
+    def schedule_seconds(self, archs=None, *, dataset: str, split: str, hp: int, seed: int | None = None):
+        """Seconds the benchmark recorded for the whole `hp`-epoch schedule on `split`: training (split `train`)
+        or evaluating on an evaluation split after every epoch; one seed's, or (seed=None) the mean over seeds.
+
+        The sum of the per-epoch `seconds`, as the benchmark's APIs compute it (read in D-X-Y/NATS-Bench
+        nats_bench/api_utils.py `ResultsCount.get_train`/`get_eval`, nats_bench/api_topology.py `get_more_info`;
+        D-X-Y/NAS-Bench-201 nas_201_api/api_201.py `get_more_info` is the same): with iepoch=None (the last epoch),
+        `train-all-time` is the sum of `train_times` over all epochs, split `train` here; `valid-per-time` is the sum
+        of `eval_times['x-valid@i']` over all epochs divided by their number (one mean epoch's evaluation), so
+        split `x-valid` here is `valid-all-time` = `valid-per-time * hp` (`test-` and `valtest-per-time` likewise).
+        is_random=SEED takes that trial's times (seed=S here), is_random=False the mean of the trials' sums
+        (seed=None). NB201's search scripts charge a query `train-all-time + valid-per-time` of one random seed:
+        `schedule_seconds(split="train", seed=S) + schedule_seconds(split="x-valid", seed=S) / hp`.
+        """
+        if not any(key.metric == "seconds" for key in self.series):
+            raise OracleQueryError(self._no_times())
+        info = self.series_info("seconds", dataset, split, hp)
+        key = info.key
+        self._check_seed(info, seed)
+        if info.curve_epochs != list(range(info.num_epochs)):
+            recorded = f"epochs {' '.join(map(str, info.curve_epochs))}" if info.curve_epochs else "its final epoch"
+            raise OracleQueryError(f"{key} is recorded at {recorded} by this source, not at every epoch "
+                                   f"0..{info.num_epochs - 1}, so its schedule's seconds cannot be summed; "
+                                   f"query(metric='seconds') gives the recorded epochs")
+        seeds = info.seeds if seed is None else [seed]
+        without = [s for s in seeds if s not in info.curve_seeds]
+        if without:
+            raise OracleQueryError(f"seed {without[0]} of {key} has no per-epoch seconds, so its schedule cannot be "
+                                   f"summed; seeds with them: {', '.join(map(str, info.curve_seeds))}")
+        sums = np.stack([self._column(key.curve_column(s)).sum(axis=1) for s in seeds])  # a missing epoch: NaN
+        values = sums[0] if len(seeds) == 1 else mean_over_seeds(sums)
+        idx, scalar = self._resolve(archs)
+        return values[idx][0] if scalar else values[idx]
+
+    def _no_times(self) -> str:
+        source, importer = self.meta["source"], self.meta["importer"]
+        if source["kind"] in ("nb201-pth", "nats-tss") and importer["version"] < 2:
+            why = (f"it was imported by {importer['name']} v{importer['version']}, which dropped them: re-import "
+                   f"{source['name']} with `harness oracle import`")
+        else:
+            why = ("import the official NAS-Bench-201 .pth (NAS-Bench-201-v1_1-096897.pth) or the NATS-Bench tss "
+                   "archive (NATS-tss-v1_0-3ffb9-simple), which record every epoch's training and evaluation seconds")
+        return f"this ground truth ({source['name']}, a {source['kind']} source) records no times; {why}"
+
     def best(self, *, dataset: str, split: str, hp: int = 200, metric: str = "accuracy") -> tuple[int, float]:
-        """(official index, value) of the best cell: highest accuracy, or lowest loss."""
+        """(official index, value) of the best cell: highest accuracy, or lowest loss or seconds."""
         top = self.top_k(1, dataset=dataset, split=split, hp=hp, metric=metric)
         return int(top[0]), float(self.query(int(top[0]), dataset=dataset, split=split, hp=hp, metric=metric))
 
@@ -134,7 +178,7 @@ class Oracle:
         finite = np.flatnonzero(np.isfinite(values))
         if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(finite):
             raise OracleQueryError(f"k must be an integer in 1..{len(finite)} (the cells with a value), got {k!r}")
-        sign = 1.0 if metric == "loss" else -1.0
+        sign = 1.0 if metric in ("loss", "seconds") else -1.0
         order = finite[np.lexsort((finite, sign * values[finite]))]
         return order[:k]
 
@@ -195,12 +239,15 @@ class Oracle:
         raise OracleQueryError(f"{metric} is not recorded for {dataset}/{split}@{hp}; this table has "
                                f"{', '.join(metrics)} for it")
 
-    def _series_values(self, info: SeriesInfo, seed: int | None, epoch: int | None) -> np.ndarray:
-        key, last = info.key, info.num_epochs - 1
+    def _check_seed(self, info: SeriesInfo, seed: int | None) -> None:
         if seed is not None and seed not in info.seeds:
             recorded = ", ".join(map(str, info.seeds)) if info.seeds else "none: this source has only the mean"
-            raise OracleQueryError(f"seed {seed!r} is not recorded for {key}; recorded seeds: {recorded}. "
+            raise OracleQueryError(f"seed {seed!r} is not recorded for {info.key}; recorded seeds: {recorded}. "
                                    f"Pass seed=None for the mean over seeds.")
+
+    def _series_values(self, info: SeriesInfo, seed: int | None, epoch: int | None) -> np.ndarray:
+        key, last = info.key, info.num_epochs - 1
+        self._check_seed(info, seed)
         if epoch is not None:
             if not isinstance(epoch, (int, np.integer)) or not 0 <= epoch <= last:
                 raise OracleQueryError(f"epoch {epoch!r} is out of range for {key}: epochs are 0-based, "

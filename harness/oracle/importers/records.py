@@ -66,11 +66,14 @@ def _check_trial(trial, dataset: str, seed, hp: int, where: str) -> None:
 
 
 def _add_trial(builder: GroundTruthBuilder, index: int, hp: int, dataset: str, seed: int, trial, where: str) -> None:
-    for metric, values in (("accuracy", trial.train_acc1es), ("loss", trial.train_losses)):
+    # seconds: the per-epoch wall times the benchmark recorded, which its search scripts charge per query
+    train = (("accuracy", trial.train_acc1es), ("loss", trial.train_losses), ("seconds", trial.train_times))
+    for metric, values in train:
         per_epoch = {int(epoch): float(v) for epoch, v in (values or {}).items()}
         if per_epoch:
             builder.set_seed(SeriesKey(metric, dataset, "train", hp), seed, index, per_epoch, hp)
-    for metric, values in (("accuracy", trial.eval_acc1es), ("loss", trial.eval_losses)):
+    evals = (("accuracy", trial.eval_acc1es), ("loss", trial.eval_losses), ("seconds", trial.eval_times))
+    for metric, values in evals:
         by_split: dict[str, dict[int, float]] = {}
         for name, value in (values or {}).items():
             split, _, epoch = name.rpartition("@")

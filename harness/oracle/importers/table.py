@@ -16,8 +16,8 @@ from harness.oracle.cache import GroundTruthBuilder
 from harness.oracle.keys import CostKey, parse_column
 from harness.space import NUM_CELLS, IndexOrder, encode, parse_archs
 
-_RANGES = {"accuracy": (0.0, 100.0), "loss": (0.0, np.inf), "params": (0.0, np.inf), "flops": (0.0, np.inf),
-           "latency": (0.0, np.inf)}
+_RANGES = {"accuracy": (0.0, 100.0), "loss": (0.0, np.inf), "seconds": (0.0, np.inf), "params": (0.0, np.inf),
+           "flops": (0.0, np.inf), "latency": (0.0, np.inf)}
 
 
 def read_table(path: Path, order: IndexOrder | None = None) -> GroundTruthBuilder:
