@@ -15,7 +15,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_weaknas_table_measures_every_method_and_dataset(table_oracle, tmp_path):
     rows = reproduce("weaknas", "tiny", tmp_path / "a", oracle=table_oracle, progress=False)
-    assert len(rows) == 3 * (1 + 3 * 3)  # per dataset: the optimum, and 3 methods x (2 budgets + reach)
+    # per dataset: the optimum; random and REA as NB201's scripts (the pick); the distinct-query random and REA
+    # and WeakNAS's best found (2 budgets + reach each); WeakNAS's pick by validation (2 budgets)
+    assert len(rows) == 3 * (1 + 2 + 3 * 3 + 2)
+    nb201 = rows[rows["row"].isin(["random", "REA"])]
+    assert (nb201["metric"] == "best_test").all() and nb201["published_std"].notna().all()
+    assert nb201["std"].notna().all() and (nb201["n"] == 5).all()
     optimum = rows[rows["row"] == "optimum"].set_index("dataset")
     assert (optimum["difference"].abs() < 0.01).all()  # the table's optimum against NB201's published one
     other = reproduce("weaknas", "tiny", tmp_path / "b", oracle=table_oracle, seed=1, progress=False)
@@ -23,7 +28,9 @@ def test_weaknas_table_measures_every_method_and_dataset(table_oracle, tmp_path)
     assert not rows.loc[searched, "value"].equals(other.loc[searched, "value"])  # measured, not copied
     provenance = json.loads((tmp_path / "a" / "provenance.json").read_text())
     assert provenance["machine"]["cpus"] >= 1 and provenance["ground_truth"]["source"]["name"] == "table.csv"
-    assert "| REA | cifar10 | best_test@20 |" in (tmp_path / "a" / "table.md").read_text()
+    page = (tmp_path / "a" / "table.md").read_text()
+    assert "| REA (distinct, x-valid@200) | cifar10 | best_test@20 |" in page
+    assert "| WeakNAS | cifar10 | best_found@40 |" in page and "| REA | cifar10 | best_test | " in page
 
 
 def test_zero_cost_table_marks_missing_images_and_compares_with_the_paper(table_oracle, cifar10_root, nb201_dir,

@@ -22,6 +22,8 @@ def c10(table_oracle):
 def _search(method, valid, cells, budget, seed, **kw):
     if method == "random":
         return s.random_search(valid, budget, seed, **kw)
+    if method == "weaknas":
+        kw.setdefault("predictor", "mlp-small")  # the released MLP has its own test: 10-40 s a round
     return getattr(s, method)(valid, cells, budget, seed, **kw)
 
 
@@ -86,7 +88,7 @@ def test_rea_selects_good_parents(c10):
     assert best["rea"] > best["random"] + 0.2
 
 
-@pytest.mark.parametrize("predictor", ["mlp", "random_forest", "gbdt"])
+@pytest.mark.parametrize("predictor", ["mlp-small", "random_forest", "gbdt"])
 def test_weaknas_beats_random_search_at_100_queries(c10, predictor):
     valid, test, cells = c10
     weak = s.run_searches("weaknas", valid, test, cells, 100, range(20), predictor=predictor)
@@ -156,7 +158,7 @@ def test_optimum_is_nb201s_best_by_validation(c10):
     (lambda v, t, c: s.random_search(v, 6, 0, candidates=np.arange(5)), "budget must be an integer in 1..5"),
     (lambda v, t, c: s.rea(v, c, 0, 0), "budget must be an integer in 1..15625"),
     (lambda v, t, c: s.run_searches("bayesopt", v, t, c, 10, [0]), "known methods: random, rea, weaknas"),
-    (lambda v, t, c: s.weaknas(v, c, 20, 0, predictor="svm"), "known predictors: mlp, random_forest, gbdt"),
+    (lambda v, t, c: s.weaknas(v, c, 20, 0, predictor="svm"), "known predictors: mlp, mlp-small, random_forest, gbdt"),
     (lambda v, t, c: s.weaknas(v, c, 5, 0), "initial=10 random queries exceed the budget of 5"),
     (lambda v, t, c: s.random_search(v, 5, 0, candidates=np.array([1, 1, 2, 3, 4, 5])), "duplicates"),
     (lambda v, t, c: s.random_search(v, 5, 0, candidates=np.array([0, 15625])), "candidate 15625 is out of range"),
@@ -170,23 +172,25 @@ def test_bad_inputs_say_what_is_wrong(c10, call, fragment):
 
 def test_analysis_search_does_not_import_torch():
     code = ("import sys, numpy as np; from harness.analysis import search as s; "
-            "s.weaknas(np.arange(15625.0), np.indices((5,) * 6).reshape(6, -1).T, 20, 0); "
+            "s.weaknas(np.arange(15625.0), np.indices((5,) * 6).reshape(6, -1).T, 20, 0, predictor='mlp-small'); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize("method, dataset, extra", [("weaknas", "cifar10", ["--predictor", "gbdt"]),
-                                                    ("rea", "ImageNet16-120", []), ("random", "cifar100", [])])
+                                                    ("rea", "ImageNet16-120", ["--protocol", "distinct"]),
+                                                    ("random", "cifar100", ["--protocol", "distinct"])])
 def test_cli_writes_history_summary_and_provenance(table_oracle, tmp_path, capsys, method, dataset, extra):
     out = tmp_path / "search"
     argv = ["search", method, "--dataset", dataset, "--budget", "120", "--runs", "3", "--seed", "7",
             "--cache", str(table_oracle.path), "--out", str(out), "--quiet", *extra]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "3 runs of 120 queries" in printed and "| 100 |" in printed and "| 120 |" in printed
+    assert "3 runs of 120 distinct cells queried" in printed and "| 100 |" in printed and "| 120 |" in printed
 
     history = pd.read_parquet(out / "history.parquet")
-    assert list(history.columns) == ["run", "seed", "query", "index", "arch", "valid", "test", "best_test"]
+    assert list(history.columns) == ["run", "seed", "query", "index", "arch", "valid", "test", "best_test",
+                                     "max_test"]
     assert len(history) == 360 and sorted(history["seed"].unique()) == [7, 8, 9]
     valid, test = _columns(table_oracle, dataset)
     idx = history["index"].to_numpy()
@@ -200,10 +204,13 @@ def test_cli_writes_history_summary_and_provenance(table_oracle, tmp_path, capsy
     assert best["queries"].tolist() == [100, 120]
     at_120 = history.loc[history["query"] == 120, "best_test"].mean()
     assert best["value"].iloc[-1] == pytest.approx(at_120)
+    assert summary.loc[summary["statistic"] == "pick_test", "value"].item() == pytest.approx(at_120)
+    assert np.array_equal(run0["max_test"], np.maximum.accumulate(test[run0["index"]]))
     assert "optimum_reached_share" in summary["statistic"].tolist()
     assert (out / "summary.md").read_text().startswith("# ")
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["method"] == method and provenance["seeds"] == [7, 8, 9] and provenance["budget"] == 120
+    assert provenance["protocol"] == "distinct"
     assert provenance["ground_truth"]["source"]["sha256"] == table_oracle.table_hash
     assert provenance["reported"] == REPORTED[dataset]
     if method == "weaknas":
@@ -222,10 +229,27 @@ def _columns(oracle, dataset):
     return oracle.accuracy(dataset=dataset, split="x-valid"), oracle.accuracy(dataset=dataset, split="x-test")
 
 
+def test_cli_runs_nb201s_protocol_by_default_for_random_and_rea(table_oracle, tmp_path, capsys):
+    out = tmp_path / "rea"
+    argv = ["search", "rea", "--runs", "4", "--cache", str(table_oracle.path), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert "4 runs of 100 evaluations" in capsys.readouterr().out  # table.csv records no times: the stand-in
+    history = pd.read_parquet(out / "history.parquet")
+    assert history.groupby("run")["query"].max().tolist() == [100] * 4 and history["spent"].max() == 100
+    valid12 = table_oracle.accuracy(dataset="cifar10-valid", split="x-valid", hp=12)
+    assert np.array_equal(history["valid"], valid12[history["index"]])  # the 12-epoch validation accuracy
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["protocol"] == "nb201" and provenance["searched"] == "cifar10-valid/x-valid@12"
+    assert provenance["budget_counts"] == "evaluations"
+    assert main(argv[:-3] + ["--budget", "10.5", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "whole number of evaluations" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["search", "rea", "--predictor", "mlp"], "--predictor applies to weaknas only"),
     (["search", "weaknas", "--predictor", "svm", "--budget", "20", "--runs", "1"], "known predictors"),
-    (["search", "random", "--budget", "20000", "--runs", "1"], "budget must be an integer in 1..15625"),
+    (["search", "random", "--protocol", "distinct", "--budget", "20000", "--runs", "1"],
+     "budget must be an integer in 1..15625"),
 ])
 def test_cli_errors_are_messages(table_oracle, tmp_path, capsys, argv, fragment):
     assert main(argv + ["--cache", str(table_oracle.path), "--out", str(tmp_path), "--quiet"]) == 2

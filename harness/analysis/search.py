@@ -22,6 +22,8 @@ from harness.errors import HarnessError
 from harness.space import NUM_CELLS, NUM_EDGES, NUM_OPS, encode, to_onehot, validate_cells
 
 METHODS = ("random", "rea", "weaknas")
+#: how a search spends its budget: distinct cells (the harness's searches), or as NB201's scripts do
+PROTOCOLS = ("distinct", "nb201")
 #: NB201's protocol at 200 epochs: dataset -> ((dataset, split) searched on, (dataset, split) reported)
 PROTOCOL = {
     "cifar10": (("cifar10-valid", "x-valid"), ("cifar10", "ori-test")),
@@ -36,14 +38,16 @@ def protocol_columns(oracle, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     return (oracle.accuracy(dataset=search_on, split=search_split),
             oracle.accuracy(dataset=report_on, split=report_split))
 
-#: WeakNAS's weak predictors and the settings they run with: chosen so that 100 runs of 1,000 queries take a
-#: couple of minutes on one core. The MLP is warm-started: it keeps its weights and Adam state from round to
-#: round and trains `epochs_per_round` passes over all queried cells each round (a fresh fit to convergence each
-#: round took 7.4 s per run of 1,000 queries against 0.7 s, and found no better cells). The trees are re-fitted
-#: from scratch each round.
+#: WeakNAS's weak predictors and their settings. `mlp` is the released one (VITA-Group/WeakNAS, WeakNAS.py:
+#: sklearn's MLPRegressor with 4 hidden layers of 1,000 units, max_iter 100, fitted afresh every round); it takes
+#: 10-40 s a round on one core, some 30 minutes a run of 1,000 queries. `mlp-small` is the cpu preset's stand-in:
+#: 2 layers of 32, warm-started (it keeps its weights and Adam state from round to round and trains
+#: `epochs_per_round` passes over the queried cells each round: 0.7 s a run). The trees are re-fitted each round.
 PREDICTORS: dict[str, dict] = {
-    "mlp": {"model": "sklearn.neural_network.MLPRegressor", "hidden_layer_sizes": (32, 32),
-            "learning_rate_init": 0.01, "epochs_per_round": 5},
+    "mlp": {"model": "sklearn.neural_network.MLPRegressor", "hidden_layer_sizes": (1000, 1000, 1000, 1000),
+            "max_iter": 100},
+    "mlp-small": {"model": "sklearn.neural_network.MLPRegressor", "hidden_layer_sizes": (32, 32),
+                  "learning_rate_init": 0.01, "epochs_per_round": 5},
     "random_forest": {"model": "sklearn.ensemble.RandomForestRegressor", "n_estimators": 10},
     "gbdt": {"model": "sklearn.ensemble.GradientBoostingRegressor", "n_estimators": 20, "max_depth": 3,
              "learning_rate": 0.2},
@@ -71,6 +75,8 @@ class SearchTrace:
     settings: dict = field(default_factory=dict)
     evaluated: np.ndarray | None = None  # REA: every evaluation in order, re-evaluations of held cells included
     parents: np.ndarray | None = None  # REA: the parent of each evaluation; -1 for a random cell, not a mutation
+    observed: np.ndarray | None = None  # NB201's protocol: the accuracy each query saw (one random seed's)
+    spent: np.ndarray | None = None  # NB201's protocol: the budget spent after each query (seconds or queries)
 
     def __len__(self) -> int:
         return len(self.queried)
@@ -157,13 +163,18 @@ def mutate(parent: int, cells, codes, position, allowed, place, rng) -> int | No
 
 def weaknas(valid, cells, budget: int, seed: int, predictor: str = "mlp", initial: int = 10, per_round: int = 10,
             top: int = 100, candidates=None) -> SearchTrace:
-    """WeakNAS (Wu et al. 2021): `initial` random queries; then each round fits a weak predictor on all queried
-    cells (one-hot features of the 6 ops, valid standardised), predicts every unqueried candidate and queries
-    `per_round` cells drawn uniformly from the predicted top `top`, until `budget` cells are queried. The
-    predictors and their settings are in `PREDICTORS`; all are seeded from `seed`.
+    """WeakNAS (Wu et al. 2021) as its released code runs on NB201: `initial` random queries; then each round fits
+    a weak predictor on all queried cells (one-hot features of the 6 ops; the label standardised by the mean and
+    std over the whole candidate space), ranks every candidate, and queries `per_round` cells drawn uniformly from
+    the unqueried ones among the predicted top `top` (the best-predicted unqueried ones when fewer are left),
+    until `budget` cells are queried. `valid` (cells,) or (cells, seeds): with seeds, each cell's label is one
+    seed drawn at random once per run, as released (NaN marks a seed not run). The predictors and their settings
+    are in `PREDICTORS`; all are seeded from `seed`.
     """
-    valid, candidates = _check_space(valid, candidates)
-    cells = _check_cells(cells, len(valid))
+    rng = np.random.default_rng(seed)
+    label = _one_seed_each(valid, rng)
+    label, candidates = _check_space(label, candidates)
+    cells = _check_cells(cells, len(label))
     _check_budget(budget, candidates)
     _check_positive(initial=initial, per_round=per_round, top=top)
     if initial > budget:
@@ -173,24 +184,36 @@ def weaknas(valid, cells, budget: int, seed: int, predictor: str = "mlp", initia
         raise HarnessError(f"per_round={per_round} cells cannot be drawn from the predicted top {top}; "
                            f"pass per_round <= top")
     model = _make_predictor(predictor, seed)
-    rng = np.random.default_rng(seed)
     features = to_onehot(cells).reshape(len(cells), -1).astype(np.float32)
+    standardised = (label - label[candidates].mean()) / (label[candidates].std() or 1.0)
     queried = list(rng.choice(candidates, size=initial, replace=False))
-    taken = np.zeros(len(valid), dtype=bool)
+    taken = np.zeros(len(label), dtype=bool)
     taken[queried] = True
     while len(queried) < budget:
-        y = valid[queried]
-        model.fit(features[queried], (y - y.mean()) / (y.std() or 1.0))
-        rest = candidates[~taken[candidates]]
-        predicted = model.predict(features[rest])
-        k = min(top, len(rest))
-        pool = rest[np.argpartition(-predicted, k - 1)[:k]]
-        new = rng.choice(pool, size=min(per_round, budget - len(queried)), replace=False)
+        model.fit(features[queried], standardised[queried])
+        order = candidates[np.argsort(-model.predict(features[candidates]), kind="stable")]
+        wanted = min(per_round, budget - len(queried))
+        pool = order[:top][~taken[order[:top]]]
+        new = (rng.choice(pool, size=wanted, replace=False) if len(pool) >= wanted
+               else order[~taken[order]][:wanted])
         queried.extend(new)
         taken[new] = True
     settings = {"budget": budget, "predictor": predictor, **PREDICTORS[predictor], "initial": initial,
-                "per_round": per_round, "top": top, "candidates": _count(candidates, valid)}
-    return SearchTrace("weaknas", seed, np.asarray(queried, dtype=np.int64), settings)
+                "per_round": per_round, "top": top, "candidates": _count(candidates, label),
+                "label": "one random seed per cell" if np.ndim(valid) == 2 else "the value given per cell"}
+    queried = np.asarray(queried, dtype=np.int64)
+    return SearchTrace("weaknas", seed, queried, settings, observed=label[queried])
+
+
+def _one_seed_each(valid, rng: np.random.Generator) -> np.ndarray:
+    """(cells,) values as given; of (cells, seeds), one seed's value per cell drawn uniformly among its seeds."""
+    valid = np.asarray(valid, dtype=np.float64)
+    if valid.ndim != 2:
+        return valid
+    have = np.isfinite(valid)
+    draws = rng.random(valid.shape)
+    column = np.argmax(np.where(have, draws, -1.0), axis=1)  # a uniform choice among each cell's seeds
+    return valid[np.arange(len(valid)), column]
 
 
 class _WarmMLP:
@@ -211,7 +234,7 @@ class _WarmMLP:
 
 
 class _Refitted:
-    """A tree-ensemble predictor fitted afresh every round."""
+    """A predictor fitted afresh every round (the released MLP, the trees)."""
 
     def __init__(self, make):
         self.make = make
@@ -228,24 +251,34 @@ def _make_predictor(name: str, seed: int):
     if name not in PREDICTORS:
         raise HarnessError(f"unknown predictor {name!r}; known predictors: {', '.join(PREDICTORS)}")
     params = {k: v for k, v in PREDICTORS[name].items() if k != "model"}
-    if name == "mlp":
+    if name == "mlp-small":
         return _WarmMLP(seed, **params)
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.neural_network import MLPRegressor
 
-    model = RandomForestRegressor if name == "random_forest" else GradientBoostingRegressor
+    model = {"mlp": MLPRegressor, "random_forest": RandomForestRegressor, "gbdt": GradientBoostingRegressor}[name]
     return _Refitted(lambda: model(random_state=seed, **params))
 
 
 # -- what a search found --------------------------------------------------------------------------------------
 def best_so_far(trace, valid, test) -> np.ndarray:
     """For n = 1..len(trace): the test accuracy of the cell with the best valid among the first n queried (the
-    earliest queried wins a tie), which is what NB201 reports for a search that selects by validation."""
+    earliest queried wins a tie), which is what NB201 reports for a search that selects by validation. A trace of
+    NB201's protocol selects by the values its queries saw (`SearchTrace.observed`)."""
     queried = _queried(trace, len(valid))
-    v = np.asarray(valid, dtype=np.float64)[queried]
+    observed = trace.observed if isinstance(trace, SearchTrace) else None
+    v = np.asarray(valid, dtype=np.float64)[queried] if observed is None else observed
     improved = np.ones(len(v), dtype=bool)
     improved[1:] = v[1:] > np.maximum.accumulate(v)[:-1]
     chosen = np.maximum.accumulate(np.where(improved, np.arange(len(v)), 0))
     return np.asarray(test, dtype=np.float64)[queried[chosen]]
+
+
+def max_so_far(trace, test) -> np.ndarray:
+    """For n = 1..len(trace): the best test accuracy among the first n queried cells, which is what WeakNAS's
+    released code reports as "best found" (it looks at the test accuracy of every cell it queried)."""
+    queried = _queried(trace, len(test))
+    return np.maximum.accumulate(np.asarray(test, dtype=np.float64)[queried])
 
 
 def queries_to_reach(trace, target_index) -> int | None:
@@ -264,54 +297,110 @@ def optimum(valid, candidates=None) -> np.ndarray:
 
 
 def run_searches(method: str, valid, test, cells, budget: int, seeds: Iterable[int], candidates=None,
-                 progress: bool = False, **settings) -> pd.DataFrame:
+                 progress: bool = False, protocol: str = "distinct", cost=None, **settings) -> pd.DataFrame:
     """One search per seed; a tidy frame with one row per query: run, seed, query (1-based), index (position
-    searched), valid, test, best_test (best-so-far test accuracy, see `best_so_far`). The searches' settings are
-    in the frame's `attrs["settings"]`."""
-    valid, candidates = _check_space(valid, candidates)
-    test = np.asarray(test, dtype=np.float64)
-    if test.shape != valid.shape:
-        raise HarnessError(f"test must have one value per cell like valid ({len(valid)}), got shape {test.shape}")
+    searched), valid (the value the query saw), test, best_test (best-so-far test accuracy of the pick by valid,
+    see `best_so_far`) and max_test (the best test accuracy queried so far, see `max_so_far`). The searches'
+    settings are in the frame's `attrs["settings"]`.
+
+    `protocol`: "distinct" (the budget counts distinct cells, valid is one value per cell) or "nb201" (random
+    search and REA as NB201's scripts run them, `harness.analysis.nb201_protocol`: valid may hold one column per
+    seed, `cost` the seconds of each, and the budget is seconds, or evaluations without cost; the frame gains
+    `spent`, the budget used after each query)."""
+    if protocol not in PROTOCOLS:
+        raise HarnessError(f"unknown search protocol {protocol!r}; protocols: {', '.join(PROTOCOLS)}")
     if method not in METHODS:
         raise HarnessError(f"unknown search method {method!r}; known methods: {', '.join(METHODS)}")
+    if protocol == "nb201":
+        if method == "weaknas":
+            raise HarnessError("NB201's protocol is that of its random search and REA scripts; run weaknas with "
+                               "protocol='distinct' (WeakNAS's released code counts distinct queries)")
+        valid = np.asarray(valid, dtype=np.float64)
+        means = np.nanmean(valid, axis=1) if valid.ndim == 2 and valid.shape[1] > 1 else valid.reshape(len(valid))
+    else:
+        if cost is not None:
+            raise HarnessError("cost applies to protocol='nb201' only (the distinct protocol counts queries)")
+        if method == "weaknas" and np.ndim(valid) == 2:  # one column per seed: WeakNAS labels a cell by one of them
+            valid = np.asarray(valid, dtype=np.float64)
+            means = np.nanmean(valid, axis=1)
+        else:
+            valid, candidates = _check_space(valid, candidates)
+            means = valid
+    test = np.asarray(test, dtype=np.float64)
+    if test.shape != (len(valid),):
+        raise HarnessError(f"test must have one value per cell like valid ({len(valid)}), got shape {test.shape}")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise HarnessError("seeds is empty: pass at least one seed (one search runs per seed)")
     frames = []
     for run, seed in enumerate(tqdm(seeds, desc=f"{method} runs", unit="run", disable=not progress)):
-        if method == "random":
-            trace = random_search(valid, budget, seed, candidates=candidates, **settings)
-        elif method == "rea":
-            trace = rea(valid, cells, budget, seed, candidates=candidates, **settings)
-        else:
-            trace = weaknas(valid, cells, budget, seed, candidates=candidates, **settings)
-        frames.append(pd.DataFrame({
-            "run": run, "seed": seed, "query": np.arange(1, len(trace) + 1), "index": trace.queried,
-            "valid": valid[trace.queried], "test": test[trace.queried],
-            "best_test": best_so_far(trace, valid, test)}))
+        trace = _one_search(method, protocol, valid, cells, budget, seed, candidates, cost, settings)
+        frame = {"run": run, "seed": seed, "query": np.arange(1, len(trace) + 1), "index": trace.queried,
+                 "valid": means[trace.queried] if trace.observed is None else trace.observed,
+                 "test": test[trace.queried], "best_test": best_so_far(trace, means, test),
+                 "max_test": max_so_far(trace, test)}
+        if trace.spent is not None:
+            frame["spent"] = trace.spent
+        frames.append(pd.DataFrame(frame))
     history = pd.concat(frames, ignore_index=True)
     history.attrs["settings"] = trace.settings  # the same for every seed
     return history
 
 
+def _one_search(method, protocol, valid, cells, budget, seed, candidates, cost, settings) -> SearchTrace:
+    if protocol == "nb201":
+        from harness.analysis.nb201_protocol import nb201_random, nb201_rea
+
+        if method == "random":
+            return nb201_random(valid, budget, seed, cost=cost, candidates=candidates, **settings)
+        return nb201_rea(valid, cells, budget, seed, cost=cost, candidates=candidates, **settings)
+    if method == "random":
+        return random_search(valid, budget, seed, candidates=candidates, **settings)
+    if method == "rea":
+        return rea(valid, cells, budget, seed, candidates=candidates, **settings)
+    return weaknas(valid, cells, budget, seed, candidates=candidates, **settings)
+
+
+def final_summary(history: pd.DataFrame, column: str = "best_test", level: float = 0.95, n_boot: int = 2000,
+                  seed: int = 0) -> dict:
+    """The last value of `column` of every run (what a run found when its budget ran out, however many queries
+    that was): mean, std over runs (NB201 reports mean +- std), a percentile-bootstrap interval of the mean, the
+    runs, and the mean number of queries."""
+    if not 0 < level < 1:
+        raise HarnessError(f"level must be in (0, 1), e.g. 0.95; got {level}")
+    last = history.groupby("run").last()
+    values = last[column].to_numpy(dtype=np.float64)
+    low, high = _mean_interval(values, level, n_boot, seed)
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+            "ci_low": float(low), "ci_high": float(high), "runs": len(values),
+            "queries": float(last["query"].mean())}
+
+
 def summarize_runs(history: pd.DataFrame, at: Sequence[int] = (100, 200, 500, 1000), level: float = 0.95,
-                   n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Best-so-far test accuracy over runs at the query counts `at` (those within the budget): mean, std (NB201
-    reports mean +- std) and a percentile-bootstrap interval of the mean over runs at `level`."""
+                   n_boot: int = 2000, seed: int = 0, column: str = "best_test") -> pd.DataFrame:
+    """`column` (the best-so-far test accuracy of the pick, or `max_test`) over runs at the query counts `at`
+    (those within the budget): mean, std (NB201 reports mean +- std) and a percentile-bootstrap interval of the
+    mean over runs at `level`."""
     if not 0 < level < 1:
         raise HarnessError(f"level must be in (0, 1), e.g. 0.95; got {level}")
     budget = int(history["query"].max())
     rows = []
     for n in sorted({int(a) for a in at if 1 <= a <= budget}):
-        values = history.loc[history["query"] == n, "best_test"].to_numpy()
-        means = values[np.random.default_rng(seed).integers(0, len(values), (n_boot, len(values)))].mean(axis=1)
-        low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+        values = history.loc[history["query"] == n, column].to_numpy()
+        low, high = _mean_interval(values, level, n_boot, seed)
         rows.append({"queries": n, "runs": len(values), "mean": values.mean(),
                      "std": values.std(ddof=1) if len(values) > 1 else math.nan,
                      "ci_low": low, "ci_high": high})
     if not rows:
         raise HarnessError(f"no query count in at={list(at)} lies within the budget of {budget} queries")
     return pd.DataFrame(rows)
+
+
+def _mean_interval(values: np.ndarray, level: float, n_boot: int, seed: int) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of `values` over runs."""
+    means = values[np.random.default_rng(seed).integers(0, len(values), (n_boot, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
 
 
 def queries_to_optimum(history: pd.DataFrame, target) -> dict:
