@@ -157,3 +157,17 @@ def test_bad_inputs_say_what_is_wrong(c10, call, fragment):
     valid, _, cells = c10
     with pytest.raises(HarnessError, match=fragment.replace("(", r"\(")):
         call(valid, cells)
+
+
+def test_recorded_times_are_the_query_cost(nats_oracle):
+    """The real NATS-Bench records: each query of index 11 costs its seed's 12 epochs of training plus one epoch's
+    evaluation on x-valid (149.54 + 4.15 s), and 12,000 s pay for the queries whose costs fit."""
+    valid, cost, described = p.protocol_inputs(nats_oracle, "cifar10")
+    assert cost is not None and described["query_cost"].startswith("the seed's 12-epoch training time")
+    assert p.default_budget(cost) == (12_000.0, "seconds")
+    sampled = np.flatnonzero(np.isfinite(valid).any(axis=1))
+    assert sampled.tolist() == [0, 11, 284] and valid.shape[1] == 2
+    np.testing.assert_allclose(cost[11], 149.544682 + 4.151251713434855, atol=1e-5)
+    trace = p.nb201_random(valid, 12_000, 0, cost=cost)
+    np.testing.assert_allclose(trace.spent, np.cumsum(cost[trace.queried, 0]))  # every seed costs the same here
+    assert trace.spent[-1] <= 12_000 < trace.spent[-1] + cost[sampled].max()

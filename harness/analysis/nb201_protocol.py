@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.analysis.search import SearchTrace, _check_cells, _check_positive, mutate
-from harness.errors import HarnessError
+from harness.errors import HarnessError, OracleQueryError
 from harness.space import NUM_CELLS, NUM_EDGES, encode
 
 #: the simulated search time of NB201's scripts, in seconds
@@ -153,14 +153,13 @@ def protocol_inputs(oracle, dataset: str) -> tuple[np.ndarray, np.ndarray | None
     else:
         valid = oracle.accuracy(dataset=search_on, split=split, hp=HP)[:, None]
     cost, times = None, "one evaluation (the source records no times)"
-    schedule_seconds = getattr(oracle, "schedule_seconds", None)
-    if seeds and schedule_seconds is not None:
-        try:
-            cost = np.stack([schedule_seconds(dataset=search_on, split="train", hp=HP, seed=s)
-                             + schedule_seconds(dataset=search_on, split=split, hp=HP, seed=s) / HP
+    if seeds:
+        try:  # train-all-time + valid-per-time of the seed, as `get_more_info(..., hp="12")` gives them
+            cost = np.stack([oracle.schedule_seconds(dataset=search_on, split="train", hp=HP, seed=s)
+                             + oracle.schedule_seconds(dataset=search_on, split=split, hp=HP, seed=s) / HP
                              for s in seeds], axis=1)
             times = "the seed's 12-epoch training time plus one epoch's evaluation on x-valid"
-        except HarnessError:
+        except OracleQueryError:  # the source records no times
             cost = None
     described = {"searched": f"{search_on}/{split}@{HP}",
                  "seed_per_query": f"one of {len(seeds)} recorded seeds at random" if seeds
