@@ -180,8 +180,9 @@ def _eps(args: argparse.Namespace) -> int:
     top20 = eps_top20(load_eps_model(args.out, settings, train_config), cells, truth, sample=args.top20_sample,
                       seed=args.seed, train_config=train_config, device=args.device,
                       progress=not args.quiet) if args.top20_sample else None
-    note = ("Kendall tau: of the sampled members' losses on their validation batches (negated) against the ground "
-            "truth; pick: each generation's snapshot best (lowest loss).")
+    note = ("Mean and best truth, Kendall tau: of each generation's sampled members (the tau of their losses on "
+            "their validation batches, negated, against the ground truth); pick: the generation's snapshot best "
+            "(the population's lowest latest loss), the candidates of the final picks.")
     final = history[-1]
     picks = {f"{'with' if key == 'prior' else 'without'} the prior": final["picks"][key] for key in final["picks"]}
     space = format_archs(cells[final["population"]])
