@@ -1,33 +1,43 @@
 """EPS and AutoSpace on real CIFAR-10 at tiny settings against the real table: the populations' invariants (size,
-aging, R_EA children new to the population, AutoSpace's Hamming ball), exact checks with a known scorer, seeded
-reproducibility, resume after an interruption, the command line, and settings refused."""
+FIFO aging, EPS's parents and children, AutoSpace's Hamming ball), EPS's op-wise mutation, its scoring and pick
+checked against independent computations, exact checks with a known scorer, seeded reproducibility, resume after an
+interruption, the command line, and settings refused."""
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from harness.analysis.metrics import kendall_tau
 from harness.analysis.shrunk_space import in_space, space_quality
 from harness.cli.main import main
+from harness.cli.shrink_cmd import EPS_CHOICES
+from harness.data import DeviceBatches, load_split
 from harness.errors import HarnessError
 from harness.nets import Supernet
-from harness.shrink import AutoSpaceSettings, EpsSettings, eps_top20, fitness_objective, run_autospace, run_eps
-from harness.space import encode, parse_arch, parse_archs
+from harness.shrink import (AutoSpaceSettings, EpsSettings, eps_top20, fitness_objective, load_eps_model,
+                            run_autospace, run_eps)
+from harness.shrink.eps import CHOICES, FIRST_SCORE_OFFSET, mutate_ops, pick, supernet_config_of
+from harness.space import NUM_CELLS, decode, encode, parse_arch, parse_archs
 from harness.train import supernet_config
-from harness.train.loop import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-EPS = EpsSettings(population=8, generations=3, epochs_per_generation=2, first_epochs=1, n_children=3,
-                  valid_batches=1)
+EPS = EpsSettings(population=8, sample=4, parents=2, iterations=12, generation_iterations=2, pick_window=6,
+                  valid_images=32, batch_size=32)
+#: one generation: its scores are of the trained supernet as it ends
+ONE = EpsSettings(population=4, sample=3, parents=1, iterations=2, generation_iterations=2, pick_window=2,
+                  valid_images=16, batch_size=16)
 AUTO = AutoSpaceSettings(population=6, generations=4, epochs_per_generation=1, tournament=3, hamming=1, top_k=3)
 
 
 @pytest.fixture(scope="module")
 def space(table_oracle):
-    return table_oracle.cells(), table_oracle.accuracy(dataset="cifar10", split="ori-test")
+    return (table_oracle.cells(), table_oracle.accuracy(dataset="cifar10", split="ori-test"),
+            table_oracle.cost("params", dataset="cifar10"))
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +47,16 @@ def tiny(cifar10_root, nb201_dir):
                            progress=False)
 
 
+def eps(settings, out, space, tiny, **kwargs):
+    cells, truth, params = space
+    return run_eps(settings, out, cells=cells, truth=truth, params=params, train_config=tiny, progress=False,
+                   **kwargs)
+
+
 @pytest.fixture(scope="module")
 def eps_run(space, tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("eps")
-    return out, run_eps(EPS, out, cells=space[0], truth=space[1], train_config=tiny, progress=False)
+    return out, eps(EPS, out, space, tiny, checkpoint_every=2)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +66,7 @@ def autospace_run(space, tiny, tmp_path_factory):
 
 
 def truth_lookup(space):
-    cells, truth = space
+    cells, truth = space[:2]
     position = {code: i for i, code in enumerate(encode(cells))}
     return lambda model, some: truth[[position[code] for code in encode(some)]]
 
@@ -68,78 +84,187 @@ def one_edge_apart(a: str, b: str) -> bool:
     return int((parse_arch(a) != parse_arch(b)).sum()) == 1
 
 
-def test_eps_population_ages_and_children(eps_run, space):
+def members_in_order(history: list[dict]) -> list[int]:
+    """Every member's cell (row) by birth number: the initial population oldest first, then each generation's
+    children in order."""
+    return history[0]["initial_population"] + [c for r in history for c in r.get("children", [])]
+
+
+def replay(history: list[dict], settings: EpsSettings):
+    """Per generation, what the released rules make of the recorded scores, recomputed from the history alone:
+    (alive birth numbers, each member's fitness and times scored after the generation's scoring)."""
+    fitness, scored = {}, {}
+    for g, record in enumerate(history):
+        for member, loss in zip(record["members"], record["losses"]):
+            fitness[member] = loss + (FIRST_SCORE_OFFSET if scored.get(member, 0) == 0 else 0.0)
+            scored[member] = scored.get(member, 0) + 1
+        yield range(g * settings.parents, g * settings.parents + settings.population), dict(fitness), dict(scored)
+
+
+def check_released_rules(history: list[dict], settings: EpsSettings, truth) -> None:
+    """FIFO aging, the sample, the parents (the best-loss members of the sample scored at least twice), the
+    snapshot's best (the lowest latest loss over the population) and the children, against the history alone."""
+    cells_by_birth = members_in_order(history)
+    assert len(cells_by_birth) == settings.population + settings.parents * (len(history) - 1)
+    for record, (alive, fitness, scored) in zip(history, replay(history, settings)):
+        assert len(set(record["members"])) == settings.sample and set(record["members"]) <= set(alive)
+        assert record["sample"] == [cells_by_birth[m] for m in record["members"]]
+        assert record["scored"] == [scored[m] for m in record["members"]]
+        assert record["kendall_tau"] == pytest.approx(kendall_tau(truth[record["sample"]], -np.array(record["losses"])),
+                                                      nan_ok=True)
+        ranked = [m for m in alive if m in scored]  # oldest first: ties go to the oldest
+        best = min(ranked, key=lambda m: fitness[m])
+        assert record["pick"]["index"] == cells_by_birth[best] and record["pick"]["value"] == fitness[best]
+        assert record["pick"]["global_rank"] == int((truth > truth[cells_by_birth[best]]).sum()) + 1
+        if "children" not in record:
+            assert record["population"] == [cells_by_birth[m] for m in alive]  # the last, oldest first
+            continue
+        key = [fitness[m] if scored[m] >= settings.parent_min_scores else math.inf for m in record["members"]]
+        assert record["parents"] == list(np.argsort(key, kind="stable")[:settings.parents])
+        assert record["dropped"] == [cells_by_birth[m] for m in alive[:settings.parents]]  # the oldest leave
+        born = alive[-1] + 1
+        assert record["children"] == cells_by_birth[born:born + settings.parents]  # they join at the young end
+
+
+def test_eps_population_ages_parents_and_children(eps_run, space):
     out, history = eps_run
+    assert [r["generation"] for r in history] == list(range(1, 7))
+    assert [r["iteration"] for r in history] == list(range(2, 13, 2))
+    assert history[0]["scored"] == [1] * EPS.sample and history[0]["parents"] == [0, 1]  # none scored twice yet
+    assert any(s >= 2 for r in history for s in r["scored"])  # later, parents by loss
+    check_released_rules(history, EPS, space[1])
+    assert len(history[-1]["population"]) == EPS.population
+    assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-12) and history[0]["lr"] == pytest.approx(EPS.lr_at(2))
+    assert same(json.loads((out / "history.json").read_text())["generations"], history)
+
+
+def test_eps_with_a_known_scorer_evolves_exactly(space, tiny, tmp_path):
+    """The loss 100 - truth: the parents are the sample's best cells by ground truth, the no-prior pick is the best
+    cell among the window's snapshot bests; distinct cells and children new to the population on request."""
     lookup = truth_lookup(space)
-    assert [r["generation"] for r in history] == [1, 2, 3]
-    assert history[0]["ages"] == [1] * EPS.population
-    for record in history:
-        population = record["population"]
-        assert len(population) == len(set(population)) == EPS.population
-        assert record["ages"] == sorted(record["ages"], reverse=True)  # kept oldest first
-        truth = lookup(None, parse_archs(population))
-        np.testing.assert_allclose(record["truth"], truth)
-        assert record["kendall_tau"] == pytest.approx(kendall_tau(truth, record["scores"]), nan_ok=True)
-        best = int(np.argsort(-np.array(record["scores"]), kind="stable")[0])
-        assert record["pick"]["arch"] == population[best]
-        assert record["pick"]["global_rank"] == int((space[1] > truth[best]).sum()) + 1
-    for before, after in zip(history, history[1:]):
-        k = len(before["children"])
-        assert k == EPS.n_children and before["dropped"] == before["population"][:k]
-        assert min(before["ages"][:k]) >= max(before["ages"][k:])  # the oldest go
-        assert after["population"] == before["population"][k:] + before["children"]
-        assert after["ages"] == [a + 1 for a in before["ages"][k:]] + [1] * k
-        ranked = np.argsort(-np.array(before["scores"]), kind="stable")[:EPS.n_children]
-        assert before["parents"] == [before["population"][i] for i in ranked]
-        assert len(set(before["children"])) == k and not set(before["children"]) & set(before["population"])
-        assert all(one_edge_apart(p, c) for p, c in zip(before["parents"], before["children"]))
-    assert history[-1]["children"] == history[-1]["dropped"] == []
-    config, _ = load_model(out / "gen-2", epoch=0)
-    assert config.allowed == history[1]["population"] and config.epochs == EPS.epochs_per_generation
-    _, end_of_1 = load_model(out / "gen-1")
-    _, start_of_2 = load_model(out / "gen-2", epoch=0)
-    assert all(torch.equal(t, start_of_2.state_dict()[n]) for n, t in end_of_1.state_dict().items())
+    settings = replace(EPS, distinct=True, mutation="change", parent_min_scores=1)
+    history = eps(settings, tmp_path, space, tiny, scorer=lambda model, cells: 100 - lookup(model, cells))
+    truth = space[1]
+    check_released_rules(history, settings, truth)
+    cells_by_birth = members_in_order(history)
+    assert len(set(history[0]["initial_population"])) == settings.population
+    for g, record in enumerate(history[:-1]):
+        np.testing.assert_allclose(record["losses"], 100 - truth[record["sample"]])
+        alive = cells_by_birth[g * settings.parents:g * settings.parents + settings.population]
+        assert len(set(record["children"])) == settings.parents and not set(record["children"]) & set(alive)
+        parents = [record["sample"][i] for i in record["parents"]]
+        best = sorted(truth[record["sample"]], reverse=True)[:settings.parents]
+        np.testing.assert_allclose(sorted(truth[parents], reverse=True), best)
+    window = [r for r in history if r["iteration"] > settings.iterations - settings.pick_window]
+    assert history[-1]["picks"]["no_prior"]["truth"] == max(truth[r["pick"]["index"]] for r in window)
 
 
-def test_eps_with_the_ground_truth_as_scorer_evolves_exactly(space, tiny, tmp_path):
-    history = run_eps(replace(EPS, epochs_per_generation=1), tmp_path, cells=space[0], truth=space[1],
-                      train_config=tiny, scorer=truth_lookup(space), progress=False)
-    for record in history:
-        assert record["scores"] == record["truth"] and record["kendall_tau"] == pytest.approx(1.0)
-        assert record["pick"]["truth"] == record["best_truth"] == record["quality"]["best"]
-    best = sorted(history[0]["truth"], reverse=True)[:EPS.n_children]
-    assert truth_lookup(space)(None, parse_archs(history[0]["parents"])).tolist() == best
+def test_mutation_redraws_each_op_with_probability_one_half():
+    rng = np.random.default_rng(7)
+    parents = decode(rng.integers(0, NUM_CELLS, 20_000))
+    for mutation, changed in (("redraw", 0.5 * 4 / 5), ("change", 0.5)):  # redrawn from 5 ops, it stays w.p. 1/5
+        children = np.array([mutate_ops(p, rng, 0.5, mutation) for p in parents])
+        moved = children != parents
+        assert abs(moved.mean() - changed) < 0.006, mutation  # 120,000 ops: std 0.0014
+        assert np.abs(moved.mean(axis=0) - changed).max() < 0.015, mutation  # each edge alike
+        counts = np.bincount(moved.sum(axis=1), minlength=7) / len(parents)
+        binomial = [math.comb(6, k) * changed ** k * (1 - changed) ** (6 - k) for k in range(7)]
+        assert np.abs(counts - binomial).max() < 0.015, mutation  # the ops independently
+        shift = (children - parents)[moved] % 5  # which other op: uniform over the 4
+        assert np.abs(np.bincount(shift, minlength=5)[1:] / moved.sum() - 0.25).max() < 0.01, mutation
+    assert (mutate_ops(parents[0], rng, 1.0, "change") != parents[0]).all()
 
 
-def test_eps_resumes_and_is_seeded(eps_run, space, tiny, tmp_path, monkeypatch):
+def test_pick_prior_latest_loss_and_ties():
+    cells = decode(np.arange(4))
+    params = np.array([0.1, 1.5, 1.5, 0.1])
+    prior = [v + 1.4 * math.exp(-5.2 * p / 1.531546) for v, p in zip((1.0, 1.5), (0.1, 1.5))]  # rows 0 and 1
+    snapshots = [(0, 0.5), (1, 1.5), (0, 1.0)]  # row 0's latest snapshot as the best says 1.0
+    assert pick(snapshots, params, cells, 0.0, 5.2, 1.531546) == (0, 1.0, 1.0)
+    assert pick(snapshots, params, cells, 1.4, 5.2, 1.531546) == (1, 1.5, pytest.approx(prior[1]))
+    assert prior[0] > prior[1]  # the prior turns the pick to the larger cell
+    assert pick([(3, 1.0), (2, 1.0)], np.array([0, 0, 0.2, 0.2]), cells, 0.0, 5.2, 1.5)[0] == 3  # same params
+    assert pick([(0, 1.0), (2, 1.0)], params, cells, 0.0, 5.2, 1.5)[0] == 2  # a tie goes to the most parameters
+
+
+def test_eps_picks_over_the_window_with_and_without_the_prior(space, tiny, tmp_path):
+    """Snapshots before the window score far better, so a pick over all of them would differ; the prior's pick is
+    the independent formula's over the window's snapshot bests, each with its latest loss."""
+    lookup, generation = truth_lookup(space), []
+
+    def scorer(model, cells):
+        generation.append(1)
+        return (100 - lookup(model, cells)) / 100 + (0.0 if len(generation) <= 3 else 5.0)
+    settings = replace(EPS, snapshot="sample")
+    history = eps(settings, tmp_path, space, tiny, scorer=scorer)
+    cells, truth, params = space
+    window = [(r["pick"]["index"], r["pick"]["value"]) for r in history[3:]]
+    for r in history:  # each snapshot's best: the sample's lowest loss (a first score + FIRST_SCORE_OFFSET)
+        fitness = np.array(r["losses"]) + FIRST_SCORE_OFFSET * (np.array(r["scored"]) == 1)
+        assert r["pick"]["index"] == r["sample"][int(np.argmin(fitness))]
+    latest = dict(window)
+    scores = {row: loss + 1.4 * np.exp(-5.2 * params[row] / 1.531546) for row, loss in latest.items()}
+    picks = history[-1]["picks"]
+    assert picks["prior"]["index"] == min(scores, key=scores.get) and picks["prior"]["score"] == \
+        pytest.approx(min(scores.values()))
+    assert picks["no_prior"]["index"] == min(latest, key=latest.get) and picks["no_prior"]["loss"] >= 5
+    assert picks["prior"]["window"] == 3 and picks["prior"]["truth"] == truth[picks["prior"]["index"]]
+    assert picks["prior"]["global_rank"] == int((truth > picks["prior"]["truth"]).sum()) + 1
+    assert picks["prior"]["params_mb"] == params[picks["prior"]["index"]]
+
+
+@pytest.mark.parametrize("scoring", ["stream", "fixed"])
+def test_eps_scores_by_the_loss_with_batch_statistics(space, tiny, tmp_path, scoring):
+    """The losses recorded are the label-smoothed losses of the trained supernet on the validation batches: the
+    next batch of the reshuffled stream for each member, or the first for all; every BN on batch statistics."""
+    settings = replace(ONE, scoring=scoring)
+    record = eps(settings, tmp_path, space, tiny)[0]
+    model = load_eps_model(tmp_path, settings, tiny)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(m.running_mean is None and not m.track_running_stats for m in norms)
+    assert not [k for k in torch.load(tmp_path / "state.pt", weights_only=False)["model"] if "running" in k]
+    config = supernet_config_of(settings, tiny)
+    valid = load_split(config.dataset, config.valid_split, config.data_root, config.splits_dir)
+    batches = list(DeviceBatches(valid, 16, train=False, shuffle=True, drop_last=True, seed=config.seed + 1,
+                                 resolution=config.resolution))[:settings.sample]
+    cells = space[0][record["sample"]]
+    with torch.no_grad():
+        for i, cell in enumerate(cells):
+            x, y = batches[i if scoring == "stream" else 0]
+            expected = [F.cross_entropy(model.train(mode)(x, cell), y, label_smoothing=0.1).item()
+                        for mode in (True, False)]
+            assert expected[0] == expected[1] and record["losses"][i] == pytest.approx(expected[0], rel=1e-6)
+
+
+def test_eps_resumes_after_an_interruption_and_is_seeded(eps_run, space, tiny, tmp_path, monkeypatch):
     _, whole = eps_run
-    import harness.train.loop as loop
+    import harness.shrink.eps as module
 
-    original, calls = loop._train_epoch, []
+    original, calls = module._Run.evolve, []
 
-    def stop_in_generation_2(*args):
+    def stop_in_generation_5(run):
         calls.append(1)
-        if len(calls) == 3:  # generation 1 trains one epoch, generation 2 two: stop in its second
+        if len(calls) == 5:
             raise KeyboardInterrupt
-        return original(*args)
-    monkeypatch.setattr(loop, "_train_epoch", stop_in_generation_2)
+        return original(run)
+    monkeypatch.setattr(module._Run, "evolve", stop_in_generation_5)
     with pytest.raises(KeyboardInterrupt):
-        run_eps(EPS, tmp_path / "cut", cells=space[0], truth=space[1], train_config=tiny, progress=False)
-    assert len(json.loads((tmp_path / "cut" / "history.json").read_text())["generations"]) == 1
-    assert len((tmp_path / "cut" / "gen-2" / "log.jsonl").read_text().splitlines()) == 1  # stopped in epoch 2
-    monkeypatch.setattr(loop, "_train_epoch", original)
-    resumed = run_eps(EPS, tmp_path / "cut", cells=space[0], truth=space[1], train_config=tiny, progress=False)
+        eps(EPS, tmp_path / "cut", space, tiny, checkpoint_every=2)
+    assert len(json.loads((tmp_path / "cut" / "history.json").read_text())["generations"]) == 4
+    monkeypatch.setattr(module._Run, "evolve", original)
+    resumed = eps(EPS, tmp_path / "cut", space, tiny, checkpoint_every=2)
     assert same(resumed, whole)
-    other = run_eps(replace(EPS, seed=1), tmp_path / "seed1", cells=space[0], truth=space[1], train_config=tiny,
-                    progress=False)
-    assert other[0]["population"] != whole[0]["population"]
+    other = eps(replace(EPS, seed=1), tmp_path / "seed1", space, tiny)
+    assert other[0]["initial_population"] != whole[0]["initial_population"]
+    for changed in (replace(EPS, parents=1), replace(EPS, scoring="fixed")):
+        with pytest.raises(HarnessError, match="other settings"):
+            eps(changed, tmp_path / "cut", space, tiny)
     with pytest.raises(HarnessError, match="other settings"):
-        run_eps(replace(EPS, n_children=2), tmp_path / "cut", cells=space[0], truth=space[1], train_config=tiny,
-                progress=False)
+        eps(EPS, tmp_path / "cut", space, replace(tiny, channels=8))
 
 
 def test_top20_kendall_on_known_scores(space, eps_run, tiny):
-    cells, truth = space
+    cells, truth, _ = space
     exact = eps_top20(Supernet(4, 1), cells, truth, sample=500, scorer=truth_lookup(space), progress=False)
     assert exact == {"cells": 500, "top20_cells": 100, "seed": 0, "kendall_tau": pytest.approx(1.0),
                      "top20_kendall_tau": pytest.approx(1.0)}
@@ -151,7 +276,8 @@ def test_top20_kendall_on_known_scores(space, eps_run, tiny):
         return np.where(top, 200 - t, t - 100)
     turned = eps_top20(None, cells, truth, sample=500, scorer=reversed_at_the_top, progress=False)
     assert turned["top20_kendall_tau"] == pytest.approx(-1.0) and turned["kendall_tau"] > 0.5
-    trained = eps_top20(eps_run[0] / "gen-3", cells, truth, sample=40, valid_batches=1, progress=False)
+    trained = eps_top20(load_eps_model(eps_run[0], EPS, tiny), cells, truth, sample=40, valid_batches=1,
+                        train_config=supernet_config_of(EPS, tiny), progress=False)
     assert trained["cells"] == 40 and trained["top20_cells"] == 8 and -1 <= trained["kendall_tau"] <= 1
     with pytest.raises(HarnessError, match="train_config"):
         eps_top20(Supernet(4, 1), cells, truth, sample=10, progress=False)
@@ -159,7 +285,7 @@ def test_top20_kendall_on_known_scores(space, eps_run, tiny):
 
 def test_autospace_population_hamming_ball_and_tournaments(autospace_run, space):
     out, history = autospace_run
-    cells, truth = space
+    cells, truth = space[:2]
     reference = parse_arch(AUTO.reference)
     assert [r.get("constrained") for r in history] == [True, True, False, None]
     for record in history:
@@ -218,14 +344,16 @@ def test_fitness_rises_for_a_loss_below_the_running_loss():
 
 
 def test_commands_write_history_report_space_and_provenance(table_oracle, tiny, tmp_path, capsys):
-    common = ["--generations", "2", "--epochs-per-generation", "1", "--channels", "4", "--cells", "1",
-              "--resolution", "8", "--samples", "0.02", "--data-root", tiny.data_root, "--splits", tiny.splits_dir,
-              "--cache", str(table_oracle.path), "--quiet"]
-    assert main(["shrink", "eps", "--population", "6", "--first-epochs", "1", "--children", "2",
-                 "--valid-batches", "1", "--top20-sample", "30", "--out", str(tmp_path / "eps"), *common]) == 0
+    common = ["--channels", "4", "--cells", "1", "--resolution", "8", "--samples", "0.02", "--data-root",
+              tiny.data_root, "--splits", tiny.splits_dir, "--cache", str(table_oracle.path), "--quiet"]
+    assert main(["shrink", "eps", "--population", "6", "--sample", "3", "--parents", "2", "--iterations", "4",
+                 "--generation-iterations", "2", "--pick-window", "2", "--valid-images", "16", "--batch-size", "16",
+                 "--top20-sample", "30", "--out", str(tmp_path / "eps"), *common]) == 0
+    auto = ["--generations", "2", "--epochs-per-generation", "1", *common]
     assert main(["shrink", "autospace", "--population", "5", "--tournament", "2", "--top-k", "3",
-                 "--out", str(tmp_path / "auto"), *common]) == 0
-    assert capsys.readouterr().out.count("final pick") == 2
+                 "--out", str(tmp_path / "auto"), *auto]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("final pick") == 3 and "final pick with the prior" in printed
     for name, size in (("eps", 6), ("auto", 3)):
         out = tmp_path / name
         for file in ("history.json", "report.md", "space.json", "provenance.json", "generations.csv"):
@@ -236,20 +364,36 @@ def test_commands_write_history_report_space_and_provenance(table_oracle, tiny, 
         assert provenance["ground_truth"] == table_oracle.provenance and provenance["harness_version"]
         assert provenance["supernet"]["channels"] == 4
         assert "Final pick" in (out / "report.md").read_text()
+    assert "Final pick without the prior" in (tmp_path / "eps" / "report.md").read_text()
     assert json.loads((tmp_path / "eps" / "top20.json").read_text())["top20_cells"] == 6
-    assert main(["shrink", "autospace", "--hamming", "7", "--out", str(tmp_path / "x"), *common]) == 2
+    assert json.loads((tmp_path / "eps" / "provenance.json").read_text())["settings"]["population"] == 6
+    assert main(["shrink", "autospace", "--hamming", "7", "--out", str(tmp_path / "x"), *auto]) == 2
     assert "hamming must be an integer in 0..6" in capsys.readouterr().err
+    assert main(["shrink", "eps", "--iterations", "75", "--out", str(tmp_path / "y"), *common]) == 2
+    assert "iterations=75 is not a whole number of generations" in capsys.readouterr().err
+    assert {name: choices for name, (choices, _) in EPS_CHOICES.items()} == CHOICES
 
 
 @pytest.mark.parametrize("bad, match", [
     (lambda: EpsSettings(population=0), "population must be a positive integer, got 0"),
-    (lambda: EpsSettings(population=4, n_children=5), "n_children=5"),
+    (lambda: EpsSettings(sample=300), "sample=300 <= population=256 does not hold"),
+    (lambda: EpsSettings(parents=65), "parents=65 <= sample=64"),
+    (lambda: EpsSettings(iterations=80_010), "iterations=80010 is not a whole number of generations"),
+    (lambda: EpsSettings(pick_window=90_000, iterations=80_000), "pick_window=90000 <= iterations=80000"),
+    (lambda: EpsSettings(mutation_p=0), r"mutation_p=0 is not a number in \(0, 1\]"),
+    (lambda: EpsSettings(label_smoothing=1.0), r"label_smoothing=1.0 is not a number in \[0, 1\)"),
+    (lambda: EpsSettings(lr="0.1"), "lr='0.1' is not a number"),
+    (lambda: EpsSettings(mutation="swap"), "mutation='swap' is not one of redraw, change"),
+    (lambda: EpsSettings(distinct="yes"), "distinct='yes' must be True or False"),
     (lambda: EpsSettings(seed=-1), "seed must be an integer >= 0"),
     (lambda: AutoSpaceSettings(tournament=21), "tournament=21 exceeds the population of 20"),
     (lambda: AutoSpaceSettings(reference="|nor_conv_3x3~0|"), "node group"),
     (lambda: AutoSpaceSettings(population=30, hamming=1), "does not fit within Hamming distance 1"),
     (lambda: AutoSpaceSettings(fitness_lr=0), "fitness_lr must be a positive number"),
-    (lambda: run_eps(EpsSettings(), "x", cells=np.zeros((1, 6), int), truth=[1.0], train_config=None), "trains"),
+    (lambda: run_eps(EpsSettings(), "x", cells=np.zeros((1, 6), int), truth=[1.0], params=[1.0], train_config=None),
+     "trains"),
+    (lambda: run_eps(EpsSettings(), "x", cells=np.zeros((1, 6), int), truth=[1.0], params=[1.0, 2.0],
+                     train_config=supernet_config()), "params must hold one"),
 ])
 def test_bad_settings_are_refused(bad, match):
     with pytest.raises(HarnessError, match=match):

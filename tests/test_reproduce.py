@@ -129,11 +129,15 @@ def test_eps_top20_table_shares_the_abs_correlation_supernets(table_oracle, cifa
     in_top = (truth[table_oracle.indices(select_cells(sample))] >= np.sort(truth)[-3125]).sum()
     assert rows.loc[("rebn", "cifar10", "kendall_tau"), "n"] == 20
     assert rows.loc[("rebn", "cifar10", "top20_kendall_tau"), "n"] == in_top < 20
-    eps = rows.xs(("EPS", "cifar10"))
-    assert eps.loc["best_test", "published"] == 94.34
-    best, rank = eps.loc["best_test", "value"], int(eps.loc["pick_rank", "value"])
     test = table_oracle.accuracy(dataset="cifar10", split="ori-test")
-    assert best in test and rank == 1 + int((test > best).sum())  # the pick is a real cell, ranked in the table
+    for row, prior in (("EPS", "on"), ("EPS (no prior)", "off")):  # the pick with the prior and the lowest loss
+        eps = rows.xs((row, "cifar10"))
+        best, rank = eps.loc["best_test", "value"], int(eps.loc["pick_rank", "value"])
+        assert best in test and rank == 1 + int((test > best).sum())  # the pick is a real cell, ranked in the table
+        settings = json.loads(eps.loc["best_test", "settings"])
+        assert settings["prior"] == prior and settings["scale"].startswith("tiny")
+        assert "CIFAR-100" in rows.loc[(row, "cifar100", "best_test"), "reason"]
+    assert rows.loc[("EPS", "cifar10", "best_test"), "published"] == 94.34
     # abs-correlation on the same runs reuses the supernets and their scores: same numbers, nothing new trained
     abs_rows = reproduce("abs-correlation", "tiny", tmp_path / "abs", **common).set_index(["row", "dataset"])
     after = {p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("eps-")}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 from harness.analysis.search import GAIN_RUNS, PROTOCOL, protocol_columns, search_gain
-from harness.cli.arguments import json_settings, nonnegative_int, origin, positive_float, positive_int
+from harness.cli.arguments import (json_settings, nonnegative_float, nonnegative_int, origin, positive_float,
+                                   positive_int)
 from harness.cli.train_cmd import training_args
 from harness.errors import HarnessError
 from harness.train import supernet_config
@@ -41,17 +41,41 @@ def register(groups) -> None:
     abs_.set_defaults(run=_abs)
 
     eps = methods.add_parser(
-        "eps", help="EPS: an aging population of cells that the supernet trains inside",
-        description="EPS: each generation trains the supernet inside the population (uniform sampling), scores "
-                    "every member (accuracy on --valid-batches validation batches with batch statistics), adds a "
-                    "mutant of each of the --children best and drops as many of the oldest. The final space is the "
-                    "last population; then the final supernet is checked on --top20-sample cells of the whole "
-                    "space (Kendall tau over them and inside their ground-truth top 20%). Rerun to resume.")
-    _population_args(eps, population=50)
-    eps.add_argument("--first-epochs", type=positive_int, default=10, help="supernet epochs of generation 1 (default 10)")
-    eps.add_argument("--children", type=positive_int, default=10, help="best members mutated in per generation (default 10)")
-    eps.add_argument("--valid-batches", type=positive_int, default=4, help="validation batches a member is scored on "
-                                                                   "(default 4)")
+        "eps", help="EPS: an aging population of cells that the supernet trains inside (its released NB201 code)",
+        description="EPS as its released code runs it on NB201: every iteration trains the supernet on a member "
+                    "drawn from the generation's --sample members of the population; every --generation-iterations "
+                    "the sample is scored by its loss on a --valid-images validation batch each, the --parents best "
+                    "get one op-wise mutant each, the children join and as many of the oldest leave. The pick: over "
+                    "the snapshots of the last --pick-window iterations, the best-loss member scored with the prior "
+                    "loss + W exp(-D params_mb / 1.5315) (and, without the prior, the lowest loss). Defaults: the "
+                    "released values. Rerun the same command to resume.")
+    _common_args(eps, skip=("epochs", "batch-size", "lr"))
+    for flag, kind, default, what in (
+            ("population", positive_int, 256, "cells in the population"),
+            ("sample", positive_int, 64, "members sampled, trained on and scored per generation"),
+            ("parents", positive_int, 4, "best sampled members given one child each"),
+            ("iterations", positive_int, 80_000, "SGD steps in all"),
+            ("generation-iterations", positive_int, 50, "SGD steps per generation"),
+            ("pick-window", positive_int, 10_000, "last iterations whose snapshots the pick is made over"),
+            ("valid-images", positive_int, 250, "validation images a member is scored on"),
+            ("batch-size", positive_int, 128, "training batch"),
+            ("lr", positive_float, 0.1, "SGD learning rate, cosine to 0 over the iterations"),
+            ("weight-decay", nonnegative_float, 4e-5, "on conv and linear weights"),
+            ("label-smoothing", nonnegative_float, 0.1, "of the training and scoring loss"),
+            ("mutation-p", positive_float, 0.5, "probability that a child's op is mutated"),
+            ("prior-weight", nonnegative_float, 1.4, "W of the pick's prior (0: none)"),
+            ("prior-decay", nonnegative_float, 5.2, "D of the pick's prior"),
+            ("parent-min-scores", positive_int, 2, "times a member must have been scored to be a parent")):
+        eps.add_argument(f"--{flag}", type=kind, default=default, help=f"{what} (released: {default:,})"
+                         if isinstance(default, int) else f"{what} (released: {default})")
+    for name, (choices, what) in EPS_CHOICES.items():
+        eps.add_argument(f"--{name.replace('_', '-')}", choices=choices, default=choices[0],
+                         help=f"{what} (released: {choices[0]})")
+    eps.add_argument("--distinct", action="store_true",
+                     help="the paper's reading: distinct initial cells and children new to the population (released: "
+                          "repeats allowed)")
+    eps.add_argument("--checkpoint-every", type=positive_int, default=20,
+                     help="generations between checkpoints (default 20)")
     eps.add_argument("--top20-sample", type=nonnegative_int, default=1000,
                      help="cells of the whole space for the top-20%% check of the final supernet (0: skip; "
                           "default 1000)")
@@ -63,7 +87,11 @@ def register(groups) -> None:
                     "(a member whose loss is below the running loss gains fitness); each generation a tournament "
                     "parent's mutant replaces the least fit member, within --hamming of --reference during the "
                     "first half. The final space is the --top-k members by fitness. Rerun to resume.")
-    _population_args(auto, population=20)
+    _common_args(auto, skip=("epochs",))
+    auto.add_argument("--population", type=positive_int, default=20, help="(default 20)")
+    auto.add_argument("--generations", type=positive_int, default=10, help="(default 10)")
+    auto.add_argument("--epochs-per-generation", type=positive_int, default=2,
+                      help="supernet epochs per generation (default 2)")
     auto.add_argument("--tournament", type=positive_int, default=5, help="members per tournament (default 5)")
     auto.add_argument("--hamming", type=nonnegative_int, default=2,
                       help="edges a member may differ from the reference in the first half (default 2)")
@@ -74,14 +102,23 @@ def register(groups) -> None:
     auto.set_defaults(run=_autospace)
 
 
-def _population_args(parser, population: int) -> None:
+#: the readings of EPS's settings where its released code (first) and its paper differ, and what they mean: those
+#: of `harness.shrink.eps.CHOICES`, spelt out here so that the command line starts without torch
+EPS_CHOICES = {
+    "mutation": (("redraw", "change"), "redraw: a mutated op is redrawn from all 5 (it may stay); change: it "
+                                       "becomes another"),
+    "train_from": (("sample", "population"), "sample: each step trains a member of the generation's sample; "
+                                             "population: of the whole population"),
+    "scoring": (("stream", "fixed"), "stream: each member on the next batch of a reshuffled validation stream; "
+                                     "fixed: one batch for all"),
+    "snapshot": (("population", "sample"), "population: a snapshot's best is over the population's latest "
+                                           "losses; sample: over the generation's scored sample")}
+
+
+def _common_args(parser, skip: tuple[str, ...]) -> None:
     parser.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                         help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
-    parser.add_argument("--population", type=positive_int, default=population, help=f"(default {population})")
-    parser.add_argument("--generations", type=positive_int, default=10, help="(default 10)")
-    parser.add_argument("--epochs-per-generation", type=positive_int, default=2, help="supernet epochs per generation "
-                                                                             "(default 2)")
-    training_args(parser, supernet_config(), skip=("epochs",))
+    training_args(parser, supernet_config(), skip=skip)
     parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
     parser.add_argument("--out", required=True, help="output directory (history, report, space.json, runs)")
     parser.add_argument("--quiet", action="store_true")
@@ -122,25 +159,35 @@ def _abs(args: argparse.Namespace) -> int:
 
 
 def _eps(args: argparse.Namespace) -> int:
-    from harness.shrink import EpsSettings, eps_top20, run_eps
+    from harness.shrink import EpsSettings, eps_top20, load_eps_model, run_eps
+    from harness.shrink.eps import supernet_config_of
+    from harness.space import format_archs
 
-    settings = EpsSettings(population=args.population, generations=args.generations,
-                           epochs_per_generation=args.epochs_per_generation, first_epochs=args.first_epochs,
-                           n_children=args.children, valid_batches=args.valid_batches, seed=args.seed)
+    settings = EpsSettings(
+        population=args.population, sample=args.sample, parents=args.parents, iterations=args.iterations,
+        generation_iterations=args.generation_iterations, pick_window=args.pick_window, mutation_p=args.mutation_p,
+        prior_weight=args.prior_weight, prior_decay=args.prior_decay, valid_images=args.valid_images,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+        seed=args.seed, mutation=args.mutation, distinct=args.distinct, train_from=args.train_from,
+        scoring=args.scoring, parent_min_scores=args.parent_min_scores, snapshot=args.snapshot)
     if args.top20_sample != 0 and args.top20_sample < 2:
         raise HarnessError(f"--top20-sample is a number of cells >= 2, or 0 to skip the check; got "
                            f"{args.top20_sample}")
     oracle, cells, valid, truth = _ground_truth(args)
-    train_config = _train_config(args)
-    history = run_eps(settings, args.out, cells=cells, truth=truth, train_config=train_config,
-                      progress=not args.quiet)
-    top20 = eps_top20(Path(args.out) / f"gen-{settings.generations}", cells, truth, sample=args.top20_sample,
-                      seed=args.seed, valid_batches=args.valid_batches, train_config=train_config,
-                      device=args.device, progress=not args.quiet) if args.top20_sample else None
-    note = ("Kendall tau: of the members' scores (accuracy on the scoring batches, batch statistics) against the "
-            "ground truth, over the population.")
-    return _population_report(args, "eps", settings, oracle, train_config, history, history[-1]["population"],
-                              valid, truth, cells, note, top20)
+    train_config = supernet_config_of(settings, _train_config(args))
+    history = run_eps(settings, args.out, cells=cells, truth=truth, params=oracle.cost("params", dataset="cifar10"),
+                      train_config=train_config, checkpoint_every=args.checkpoint_every, progress=not args.quiet)
+    top20 = eps_top20(load_eps_model(args.out, settings, train_config), cells, truth, sample=args.top20_sample,
+                      seed=args.seed, train_config=train_config, device=args.device,
+                      progress=not args.quiet) if args.top20_sample else None
+    note = ("Mean and best truth, Kendall tau: of each generation's sampled members (the tau of their losses on "
+            "their validation batches, negated, against the ground truth); pick: the generation's snapshot best "
+            "(the population's lowest latest loss), the candidates of the final picks.")
+    final = history[-1]
+    picks = {f"{'with' if key == 'prior' else 'without'} the prior": final["picks"][key] for key in final["picks"]}
+    space = format_archs(cells[final["population"]])
+    return _population_report(args, "eps", settings, oracle, train_config, history, space, valid, truth, cells,
+                              note, top20, picks)
 
 
 def _autospace(args: argparse.Namespace) -> int:
@@ -161,7 +208,7 @@ def _autospace(args: argparse.Namespace) -> int:
 
 
 def _population_report(args, method, settings, oracle, train_config, history, space, valid, truth, cells, note,
-                       top20) -> int:
+                       top20, picks=None) -> int:
     import numpy as np
 
     from harness.analysis.shrunk_space import in_space
@@ -169,11 +216,14 @@ def _population_report(args, method, settings, oracle, train_config, history, sp
 
     gain = search_gain(valid, truth, cells, np.flatnonzero(in_space(cells, space)))
     title = f"{'EPS' if method == 'eps' else 'AutoSpace'} on {args.dataset}"
+    picks = picks or {"": history[-1]["pick"]}
     write_population_report(args.out, title, history, space, note, gain,
-                            _provenance(args, method, settings, oracle, train_config), top20)
-    pick, quality = history[-1]["pick"], history[-1]["quality"]
-    print(f"{args.out}: final pick {pick['arch']}, ground truth {pick['truth']:.2f} (global rank "
-          f"{pick['global_rank']}); final space of {quality['size']} cells, best {quality['best']:.2f} (global rank "
+                            _provenance(args, method, settings, oracle, train_config), top20, picks)
+    quality = history[-1]["quality"]
+    for label, pick in picks.items():
+        print(f"{args.out}: final pick{' ' + label if label else ''} {pick['arch']}, ground truth "
+              f"{pick['truth']:.2f} (global rank {pick['global_rank']})")
+    print(f"{args.out}: final space of {quality['size']} cells, best {quality['best']:.2f} (global rank "
           f"{quality['best_global_rank']})")
     return 0
 

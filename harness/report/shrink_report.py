@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.atomic import atomic_write
@@ -55,20 +56,31 @@ def _code(arch: str) -> str:
     return "`" + arch.replace("|", "\\|") + "`"
 
 
+#: generations report.md lists at most (evenly spaced, the last always); generations.csv holds them all
+REPORT_GENERATIONS = 25
+
+
 def write_population_report(out: str | Path, title: str, history: list[dict], space: list[str], note: str,
-                            search_gain: pd.DataFrame, provenance: dict, top20: dict | None = None) -> None:
+                            search_gain: pd.DataFrame, provenance: dict, top20: dict | None = None,
+                            picks: dict[str, dict] | None = None) -> None:
     """report.md, generations.csv, search_gain.csv, space.json (the final space's cells), provenance.json and, for
-    EPS's observation, top20.json. `note` says what the Kendall tau of the table ranks."""
+    EPS's observation, top20.json. `note` says what the Kendall tau of the table ranks; `picks` names the final
+    picks (default: the last generation's)."""
     out = Path(out)
     generations = generation_table(history)
     final = history[-1]
-    pick, quality = final["pick"], final["quality"]
+    quality = final["quality"]
+    shown = generations.iloc[np.unique(np.linspace(0, len(generations) - 1, REPORT_GENERATIONS).round().astype(int))]
     lines = [f"# {title}", "", f"Ground truth: `{provenance['truth']}`; harness {provenance['harness_version']}; "
-             f"written by `{provenance['command']}` (code {provenance['code_hash']}). {note}", "", markdown_table(generations.round(3).assign(pick=generations["pick"].map(_code))), "",
-             f"Final pick: `{pick['arch']}`, ground truth {pick['truth']:.2f} "
-             f"(global rank {pick['global_rank']}).",
-             "", "Final space (space.json):", "",
-             markdown_table(pd.DataFrame([{label: quality[key] for key, label in _QUALITY}]).round(3)), ""]
+             f"written by `{provenance['command']}` (code {provenance['code_hash']}). {note}", "",
+             markdown_table(shown.round(3).assign(pick=shown["pick"].map(_code))), ""]
+    if len(shown) < len(generations):
+        lines += [f"{len(shown)} of the {len(generations)} generations; generations.csv holds them all.", ""]
+    for label, pick in (picks or {"": final["pick"]}).items():
+        lines += [f"Final pick{' ' + label if label else ''}: `{pick['arch']}`, ground truth {pick['truth']:.2f} "
+                  f"(global rank {pick['global_rank']}).", ""]
+    lines += ["Final space (space.json):", "",
+              markdown_table(pd.DataFrame([{label: quality[key] for key, label in _QUALITY}]).round(3)), ""]
     if top20 is not None:
         lines += ["## The supernet on the whole space and on its top 20%", "",
                   f"Kendall tau of the final supernet's scores over {top20['cells']} cells drawn from the whole "

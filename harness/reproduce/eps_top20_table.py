@@ -3,9 +3,11 @@ top 20%, measured for each supernet proxy (Kendall tau over the scored cells and
 and EPS itself: the test accuracy of its pick beside the published 94.34 +- 0.04 on CIFAR-10.
 
 The proxies score the abs-correlation table's supernets with its settings (`harness.reproduce.supernets`), so a
-main job that runs both tables trains and scores each supernet once. EPS trains its own supernet inside its
-population (`runs/eps-DATASET-seedS-...`, resumed when rerun; its history is kept in the store). Ground truth as
-ABS and NB201: CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`."""
+main job that runs both tables trains and scores each supernet once. EPS runs as its released code does
+(`harness.shrink.eps`; the gpu and paper presets at its released settings, cpu at a stated smaller scale) and trains
+its own supernet inside its population (`runs/eps-DATASET-seedS-...`, resumed when rerun; its history is kept in
+the store); row "EPS" is its pick with the prior on the parameter count, "EPS (no prior)" the lowest loss over the
+same snapshots. Ground truth as ABS and NB201: CIFAR-10 `cifar10/ori-test@200`, the others `x-test@200`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -30,19 +32,32 @@ class EpsTop20Preset:
     supernets: AbsPreset  # the abs-correlation preset whose supernets and samples the proxies use
     eps: EpsSettings
     eps_runs: int  # seeded EPS runs per dataset
+    scale: str  # what the EPS rows' settings say of their scale
 
+
+#: the cpu preset's EPS: the released rules at a quarter of the population and sample, a thirteenth of the iterations
+#: (the pick over their last eighth, as released), on the cpu supernet; one run took 442 s on one CPU thread (a
+#: 2-core machine shared with two other jobs)
+CPU_EPS = EpsSettings(population=64, sample=16, parents=4, iterations=6_000, generation_iterations=50, pick_window=750)
 
 PRESETS = {
     "tiny": EpsTop20Preset(abs_correlation_table.PRESETS["tiny"],
-                           EpsSettings(population=6, generations=2, epochs_per_generation=1, first_epochs=1,
-                                       n_children=2, valid_batches=1), 1),
-    "cpu": EpsTop20Preset(abs_correlation_table.PRESETS["cpu"],
-                          EpsSettings(population=50, generations=8, epochs_per_generation=2, first_epochs=8), 1),
-    "gpu": EpsTop20Preset(abs_correlation_table.PRESETS["gpu"], EpsSettings(first_epochs=50, epochs_per_generation=10),
-                          3),
-    "paper": EpsTop20Preset(abs_correlation_table.PRESETS["paper"],
-                            EpsSettings(first_epochs=50, epochs_per_generation=10), 3),
+                           EpsSettings(population=8, sample=4, parents=2, iterations=12, generation_iterations=2,
+                                       pick_window=6, valid_images=32, batch_size=32), 1,
+                           "tiny: population 8, sample 4, 2 parents, 6 generations of 2 iterations (tests only)"),
+    "cpu": EpsTop20Preset(abs_correlation_table.PRESETS["cpu"], CPU_EPS, 1,
+                          "the released rules scaled down: population 64, sample 16, 4 parents, 50 iterations a "
+                          "generation, 6,000 iterations, the pick over the last 750, on the cpu supernet "
+                          "(C=8, N=2, 16 px)"),
+    "gpu": EpsTop20Preset(abs_correlation_table.PRESETS["gpu"], EpsSettings(), 3,
+                          "the released settings: population 256, sample 64, 4 parents, 50 iterations a generation, "
+                          "80,000 iterations, the pick over the last 10,000, C=16, N=5"),
+    "paper": EpsTop20Preset(abs_correlation_table.PRESETS["paper"], EpsSettings(), 5,
+                            "the released settings and seeds count: population 256, sample 64, 4 parents, 50 "
+                            "iterations a generation, 80,000 iterations, the pick over the last 10,000, C=16, N=5"),
 }
+#: the EPS rows: the pick with the prior on the parameters (as released) and the lowest loss
+EPS_ROWS = {"EPS": "prior", "EPS (no prior)": "no_prior"}
 
 
 def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
@@ -53,7 +68,8 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
         why = inputs.missing_images(supernet_dataset)
         if why:
             rows += [Row("eps-top20", row, dataset, metric, reason=why) for row in PROXIES for metric in METRICS]
-            rows += [Row("eps-top20", "EPS", dataset, metric, reason=why) for metric in ("best_test", "pick_rank")]
+            rows += [Row("eps-top20", row, dataset, metric, reason=why) for row in EPS_ROWS
+                     for metric in ("best_test", "pick_rank")]
             continue
         truth_of = (truth_dataset, split)
         rows += _proxy_rows(settings.supernets, inputs, dataset, supernet_dataset, truth_of)
@@ -100,33 +116,39 @@ def _proxy_rows(supernets: AbsPreset, inputs: Inputs, dataset: str, supernet_dat
 
 def _eps_rows(settings: EpsTop20Preset, inputs: Inputs, dataset: str, supernet_dataset: str,
               truth_of) -> list[Row]:
-    """EPS's pick: its test accuracy and global rank, mean +- std over seeded runs."""
+    """EPS's pick with the prior and without (the lowest loss): its test accuracy and global rank, mean +- std over
+    seeded runs. The prior counts CIFAR-10's parameters (`params_mb@cifar10`) on every dataset, as released."""
     from harness.reproduce.inputs import digest
     from harness.reproduce.supernets import supernet_settings
-    from harness.shrink.eps import run_eps
+    from harness.shrink.eps import run_eps, supernet_config_of
     from harness.train.run_dir import training_code_hash
 
-    cells, truth = inputs.oracle.cells(), inputs.oracle.accuracy(dataset=truth_of[0], split=truth_of[1])
+    oracle = inputs.oracle
+    cells, truth = oracle.cells(), oracle.accuracy(dataset=truth_of[0], split=truth_of[1])
+    params = oracle.cost("params", dataset="cifar10")
     seeds = range(inputs.seed, inputs.seed + settings.eps_runs)
-    overrides = {k: v for k, v in settings.supernets.supernet.items() if k != "epochs"}  # EPS sets the epochs
+    overrides = {k: v for k, v in settings.supernets.supernet.items() if k != "epochs"}  # EPS trains by iterations
     picks, seconds, files, codes = [], 0.0, [], set()
     for s in seeds:
-        config = supernet_settings(inputs, supernet_dataset, s, overrides)
         eps = replace(settings.eps, seed=s)
+        config = supernet_config_of(eps, supernet_settings(inputs, supernet_dataset, s, overrides))
         job = {"eps": eps.__dict__, "supernet": config.identity(), "truth": f"{truth_of[0]}/{truth_of[1]}@200"}
         run_dir = inputs.runs / f"eps-{dataset}-seed{s}-{digest(job)}-{training_code_hash()[:8]}"
         history, code, name = inputs.history(f"eps-{dataset}-seed{s}", job, run_dir, lambda: run_eps(
-            eps, run_dir, cells=cells, truth=truth, train_config=config, progress=inputs.progress))
-        picks.append(history[-1]["pick"])
+            eps, run_dir, cells=cells, truth=truth, params=params, train_config=config, progress=inputs.progress))
+        picks.append(history[-1]["picks"])
         seconds += sum(record["seconds"] for record in history)
         files.append(name)
         codes.add(code)
-    common = {"table": "eps-top20", "row": "EPS", "dataset": dataset, "n": len(seeds), "seconds": seconds / len(seeds),
-              "settings": {"seeds": [seeds[0], seeds[-1]], "eps": settings.eps.__dict__, "supernet": overrides,
-                           "picks": [p["arch"] for p in picks], "truth": f"{truth_of[0]}/{truth_of[1]}@200"},
-              "scores": tuple(files), "code_hash": ";".join(sorted(codes))}
     rows = []
-    for metric, key in (("best_test", "truth"), ("pick_rank", "global_rank")):
-        values = [p[key] for p in picks]
-        rows.append(Row(**common, metric=metric, **over_seeds(values)))
+    for row, key in EPS_ROWS.items():
+        common = {"table": "eps-top20", "row": row, "dataset": dataset, "n": len(seeds),
+                  "seconds": seconds / len(seeds),
+                  "settings": {"seeds": [seeds[0], seeds[-1]], "scale": settings.scale, "eps": settings.eps.__dict__,
+                               "supernet": overrides, "picks": [p[key]["arch"] for p in picks],
+                               "prior": "on" if key == "prior" else "off", "params": "params_mb@cifar10",
+                               "truth": f"{truth_of[0]}/{truth_of[1]}@200"},
+                  "scores": tuple(files), "code_hash": ";".join(sorted(codes))}
+        for metric, field in (("best_test", "truth"), ("pick_rank", "global_rank")):
+            rows.append(Row(**common, metric=metric, **over_seeds([p[key][field] for p in picks])))
     return rows

@@ -4,7 +4,8 @@ ABS drops operators stage by stage; EPS and AutoSpace evolve a population of cel
 """
 from harness.shrink.abs_shrinking import ShrinkSettings, allowed_lists, shrink_abs
 from harness.shrink.autospace import AutoSpaceSettings, fitness_objective, run_autospace
-from harness.shrink.eps import EpsSettings, batch_stat_scorer, eps_top20, run_eps
+from harness.shrink.eps import EpsSettings, load_eps_model, run_eps
+from harness.shrink.top20 import batch_stat_scorer, eps_top20
 
 __all__ = ["AutoSpaceSettings", "EpsSettings", "ShrinkSettings", "allowed_lists", "batch_stat_scorer", "eps_top20",
-           "fitness_objective", "run_autospace", "run_eps", "shrink_abs"]
+           "fitness_objective", "load_eps_model", "run_autospace", "run_eps", "shrink_abs"]
