@@ -278,19 +278,6 @@ def test_eval_yields_the_images_in_order_unchanged():
     assert torch.equal(_unnormalise(torch.cat(xs), data), data.images)
 
 
-def test_shuffled_eval_batches_are_unchanged_images_in_a_seeded_order_per_epoch():
-    data = _imageset(40)
-    batches = DeviceBatches(data, 16, train=False, shuffle=True, drop_last=True, seed=5)
-    epochs = [list(batches) for _ in range(2)]
-    for epoch in epochs:
-        x, y = torch.cat([x for x, _ in epoch]), torch.cat([y for _, y in epoch])
-        assert len(y) == 32 and torch.unique(y).numel() == 32  # no repeats, the ragged rest dropped
-        assert torch.equal(_unnormalise(x, data), data.images[y])  # not augmented
-    assert not torch.equal(epochs[0][0][1], epochs[1][0][1])  # each epoch its own order
-    again = DeviceBatches(data, 16, train=False, shuffle=True, drop_last=True, seed=5)
-    assert torch.equal(next(iter(again))[1], epochs[0][0][1])  # seeded
-
-
 @pytest.mark.parametrize("side, pad", [(32, 4), (16, 2)])
 def test_train_batches_are_flipped_crops_of_the_zero_padded_images(side, pad):
     data = _imageset(64, side)

@@ -15,12 +15,12 @@ from harness.analysis.metrics import kendall_tau
 from harness.analysis.shrunk_space import in_space, space_quality
 from harness.cli.main import main
 from harness.cli.shrink_cmd import EPS_CHOICES
-from harness.data import DeviceBatches, load_split
+from harness.data import load_split
 from harness.errors import HarnessError
 from harness.nets import Supernet
 from harness.shrink import (AutoSpaceSettings, EpsSettings, eps_top20, fitness_objective, load_eps_model,
                             run_autospace, run_eps)
-from harness.shrink.eps import CHOICES, FIRST_SCORE_OFFSET, mutate_ops, pick, supernet_config_of
+from harness.shrink.eps import CHOICES, FIRST_SCORE_OFFSET, _Reshuffled, _Stream, mutate_ops, pick, supernet_config_of
 from harness.space import NUM_CELLS, decode, encode, parse_arch, parse_archs
 from harness.train import supernet_config
 
@@ -225,8 +225,7 @@ def test_eps_scores_by_the_loss_with_batch_statistics(space, tiny, tmp_path, sco
     assert not [k for k in torch.load(tmp_path / "state.pt", weights_only=False)["model"] if "running" in k]
     config = supernet_config_of(settings, tiny)
     valid = load_split(config.dataset, config.valid_split, config.data_root, config.splits_dir)
-    batches = list(DeviceBatches(valid, 16, train=False, shuffle=True, drop_last=True, seed=config.seed + 1,
-                                 resolution=config.resolution))[:settings.sample]
+    batches = list(_Reshuffled(valid, 16, "cpu", config.seed + 1, config.resolution))[:settings.sample]
     cells = space[0][record["sample"]]
     with torch.no_grad():
         for i, cell in enumerate(cells):
@@ -398,3 +397,23 @@ def test_commands_write_history_report_space_and_provenance(table_oracle, tiny, 
 def test_bad_settings_are_refused(bad, match):
     with pytest.raises(HarnessError, match=match):
         bad()
+
+
+def test_the_validation_stream_is_unaugmented_and_reshuffled_every_epoch():
+    """EPS scores each member on the next batch of a reshuffled validation stream: every epoch all images (the
+    ragged rest dropped), unchanged, in an order drawn from (seed, epoch); the same seed gives the same stream."""
+    from harness.data import MEAN_STD, ImageSet
+
+    images = torch.randint(0, 256, (40, 3, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    data = ImageSet(images, torch.arange(40), 40, *MEAN_STD["cifar10"], "random")
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in MEAN_STD["cifar10"])
+    stream = _Stream(_Reshuffled(data, 16, "cpu", seed=5, resolution=None))
+    epochs = [[stream.next() for _ in range(2)] for _ in range(2)]  # 2 batches of 16 per epoch
+    for epoch in epochs:
+        x, y = torch.cat([b[0] for b in epoch]), torch.cat([b[1] for b in epoch])
+        assert len(y) == 32 and torch.unique(y).numel() == 32
+        assert torch.equal((x * std + mean).round().to(torch.uint8), images[y])  # not augmented
+    assert not torch.equal(epochs[0][0][1], epochs[1][0][1])
+    again = _Stream(_Reshuffled(data, 16, "cpu", seed=5, resolution=None))
+    again.seek(2)  # a resumed stream continues where the interrupted one was
+    assert torch.equal(again.next()[1], epochs[1][0][1])

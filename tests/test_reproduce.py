@@ -183,3 +183,22 @@ def test_abs_shrinking_table_measures_the_shrunk_spaces_per_signal(table_oracle,
     assert len(history["stages"]) == 1 and len(history["stages"][0]["dropped"]) == 20
     kept = np.array(history["stages"][0]["allowed_mask"]).sum(axis=1)
     assert kept.sum() == 10 and (kept >= 1).all() and one_round["cells_left"] == np.prod(kept)
+
+
+def test_each_published_number_is_a_match_or_a_gap_with_its_explanation(tmp_path):
+    """The page says, for each row beside a published number, whether the two spreads cover the difference, and
+    gives a gap the table's explanation (or says there is none); computed here by hand from the published values."""
+    from harness.reproduce.published import published
+    from harness.reproduce.results import Row, frame, against_published
+
+    ref = published("weaknas", "REA", "cifar10", "best_test")  # 93.92 +- 0.30
+    rows = [Row("weaknas", "REA", "cifar10", "best_test", value=ref.value + 0.5, std=0.2, n=100),  # 2 sqrt(.3^2+.2^2)
+            Row("weaknas", "random", "cifar10", "best_test", value=95.0, std=0.1, n=100),
+            Row("weaknas", "optimum", "cifar10", "best_test", value=94.373333, n=15625),  # 94.37 as published
+            Row("weaknas", "REA", "cifar100", "best_test", reason="not run")]
+    lines = against_published(frame(rows), {"random": lambda data, r: f"because {r.value:.1f} was measured."})
+    assert lines == [f"- REA, cifar10, best_test: within the spread (+0.500; spread {np.hypot(0.3, 0.2):.3f}).",
+                     "- random, cifar10, best_test: a gap (+1.300; spread 0.374). because 95.0 was measured.",
+                     "- optimum, cifar10, best_test: within the spread (+0.003; spread 0.000)."]
+    rows[0] = Row("weaknas", "REA", "cifar10", "best_test", value=ref.value + 0.8, std=0.2, n=100)
+    assert against_published(frame(rows), {})[0].endswith("a gap (+0.800; spread 0.361). Not explained yet.")

@@ -135,8 +135,8 @@ def nb201_rea(valid, cells, budget: float, seed: int, population: int = 10, samp
         members.append((child, value))
         members.pop(0)
         log.append((child, value, total, parent))
-    return _trace("rea", seed, log, {"protocol": "nb201", "budget": budget, "budget_unit": _unit(evaluate), "population": population,
-                   "sample_size": sample_size})
+    return _trace("rea", seed, log, {"protocol": "nb201", "budget": budget, "budget_unit": _unit(evaluate),
+                                     "population": population, "sample_size": sample_size})
 
 
 def protocol_inputs(oracle, dataset: str) -> tuple[np.ndarray, np.ndarray | None, dict]:

@@ -18,12 +18,11 @@ class DeviceBatches:
     augmentation (bilinear, antialiased when shrinking), EcoNAS's reduced resolution. All randomness of epoch e
     comes from a CPU generator seeded from (seed, e), so every object and device picks the same images, crops and
     flips, and a resumed run continues with the batches an uninterrupted one would have seen. `drop_last` defaults to `train`:
-    training drops the ragged last batch, evaluation sees every image. `shuffle` (default: `train`) draws each epoch's
-    order from the same generator without augmenting: evaluation batches drawn at random, as EPS scores its members.
+    training drops the ragged last batch, evaluation sees every image.
     """
 
     def __init__(self, data: ImageSet, batch_size: int, device="cpu", train: bool = True, seed: int = 0,
-                 resolution: int | None = None, drop_last: bool | None = None, shuffle: bool | None = None):
+                 resolution: int | None = None, drop_last: bool | None = None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise HarnessError(f"batch_size {batch_size!r} is not a positive integer")
         if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
@@ -42,7 +41,6 @@ class DeviceBatches:
         self.seed = int(seed)
         self.resolution = resolution
         self.drop_last = train if drop_last is None else drop_last
-        self.shuffle = train if shuffle is None else shuffle  # training batches are always shuffled
         self.pad = data.images.shape[-1] // 8
         self.epoch = 0
         if len(self) == 0:
@@ -72,18 +70,18 @@ class DeviceBatches:
 
     def _batches(self, epoch: int):
         n, size = len(self.labels), self.batch_size
-        shuffled = self.train or self.shuffle
-        if shuffled:
+        if self.train:
             g = _epoch_generator(self.seed, epoch)
             order = torch.randperm(n, generator=g).to(self.device)
-        if self.train:
             shifts = torch.randint(0, 2 * self.pad + 1, (n, 2), generator=g).to(self.device)
             flips = (torch.rand(n, generator=g) < 0.5).to(self.device)
         for start in range(0, len(self) * size, size):
-            pick = order[start:start + size] if shuffled else slice(start, start + size)
-            x, y = self.images[pick], self.labels[pick]
             if self.train:
-                x = self._augment(x, shifts[start:start + size], flips[start:start + size])
+                pick = order[start:start + size]
+                x = self._augment(self.images[pick], shifts[start:start + size], flips[start:start + size])
+                y = self.labels[pick]
+            else:
+                x, y = self.images[start:start + size], self.labels[start:start + size]
             yield self._normalise(x), y
 
     def _augment(self, x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

@@ -77,7 +77,7 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
     if from_scores:  # the numbers are the earlier run's: so are its machine, versions and cost
         provenance.update({k: previous[k] for k in ("machine", "harness_version", "created_utc", "seconds")
                            if k in previous}, rederived_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    return write_results(out, rows, provenance)
+    return write_results(out, rows, provenance, getattr(module, "EXPLAINED", {}))
 
 
 def _provenance(out: Path) -> dict:

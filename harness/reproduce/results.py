@@ -87,8 +87,33 @@ def machine() -> dict:
     return info
 
 
-def write_results(out: str | Path, rows: list[Row], provenance: dict) -> pd.DataFrame:
-    """`rows.csv` (tidy), `table.md` (measured beside published), `figure.png` and `provenance.json` into `out`.
+def against_published(data: pd.DataFrame, explained: dict[str, str]) -> list[str]:
+    """One line per measured row with a published number: the difference and whether the published std and the
+    measured spread over seeds or runs cover it (|difference| <= 2 sqrt(std_published^2 + std_measured^2), the
+    published std alone where no spread was measured, and the published number's rounding); a gap they do not cover
+    gets the table's measured explanation for that row (`explained`: a text, or a function of the frame and the
+    row), or says it has none yet."""
+    lines = []
+    for r in data[measured_rows(data) & data["published"].notna()].itertuples():
+        spread = math.sqrt(sum(v * v for v in (r.published_std, r.std) if not math.isnan(v)))
+        within = abs(r.difference) <= 2 * spread + _rounding(r.published)
+        verdict = ("within the spread" if within else "a gap") + f" ({r.difference:+.3f}; spread {spread:.3f})"
+        why = explained.get(r.row, "Not explained yet.")
+        why = "" if within else " " + (why(data, r) if callable(why) else why)
+        lines.append(f"- {r.row}, {r.dataset}, {r.metric}: {verdict}.{why}")
+    return lines
+
+
+def _rounding(published: float) -> float:
+    """Half a unit of the published number's last digit (94.37 may be any of 94.365..94.375)."""
+    decimals = len(f"{published:.6f}".rstrip("0").partition(".")[2])
+    return 0.5 * 10.0 ** -decimals
+
+
+def write_results(out: str | Path, rows: list[Row], provenance: dict,
+                  explained: dict[str, str] | None = None) -> pd.DataFrame:
+    """`rows.csv` (tidy), `table.md` (measured beside published, and each gap with the table's explanation from
+    `explained`), `figure.png` and `provenance.json` into `out`.
     `provenance` names the table, preset, command, machine, versions and code hash; the files depend on nothing
     else, so re-deriving a table from its score files with the same provenance writes the same table.md."""
     out = Path(out)
@@ -101,6 +126,9 @@ def write_results(out: str | Path, rows: list[Row], provenance: dict) -> pd.Data
     )[["row", "dataset", "metric", "measured", "published", "difference", "n", "seconds"]]
     lines = [f"# {provenance['table']} (preset {provenance['preset']})", "", markdown_table(shown), "",
              "![measured (points with interval or std) beside published (hollow)](figure.png)", ""]
+    compared = against_published(data, explained or {})
+    if compared:
+        lines += ["## Against the published numbers", "", *compared, ""]
     published_in = sorted({s for s in data["source"] if s})
     where = provenance["machine"]
     gpu = f", {where['gpu']}" if "gpu" in where else ""

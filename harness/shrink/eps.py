@@ -15,8 +15,8 @@ Read from the released code, github IcLr2020SuBmIsSiOn/EPS (read only, nothing c
   decay 4e-5 on conv and linear weights only (`utils.get_parameters`); `CosineAnnealingLR(T_max=80000)` stepped
   before each step (step i runs at 0.05 (1 + cos(pi i / 80000))); label smoothing 0.1 (`CrossEntropyLabelSmooth`,
   the fitness loss too); C=16, N=17//3=5, the stem, cell and head BNs `affine=False, track_running_stats=False`
-  and the model never in eval mode: batch statistics everywhere. Training images: the search-train half (`cifar-split.txt` train),
-  augmented; validation: the search-valid half, unaugmented, batches of 250 through a `SubsetRandomSampler`.
+  and the model never in eval mode: batch statistics everywhere. Training images: the search-train half
+  (`cifar-split.txt` train), augmented; validation: the search-valid half, unaugmented, batches of 250 through a `SubsetRandomSampler`.
   Every 50 iterations the population is written to `%06d-ep.txt` (each member's structure, latest loss and times
   scored) and evolved; each generation trains on `trained_group`, the 64 sampled members (`random.choice` per
   step), then `validate` scores them in turn, EACH ON THE NEXT BATCH of the reshuffled validation stream. A
@@ -319,6 +319,28 @@ class _Stream:
         self.taken, self._iterator = taken, None
 
 
+class _Reshuffled:
+    """Unaugmented batches of `data` (the ragged rest dropped) in a new order every epoch, drawn from (seed, epoch):
+    the reshuffled validation stream EPS scores its members on. Has what `_Stream` needs: `len`, `epoch`, `iter`."""
+
+    def __init__(self, data, batch_size: int, device, seed: int, resolution: int | None):
+        from harness.data import DeviceBatches
+
+        self.data, self.seed, self.epoch = data, seed, 0
+        self.batches = lambda d: DeviceBatches(d, batch_size, device, train=False, drop_last=True,
+                                               resolution=resolution)
+        self.length = len(self.batches(data))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0])
+        order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(seed))
+        self.epoch += 1
+        return iter(self.batches(replace(self.data, images=self.data.images[order], labels=self.data.labels[order])))
+
+
 class _Run:
     """The supernet, its optimiser, the data streams, the population (oldest first: a member's age is its place,
     with its latest loss and times scored), the generation's sample and the random state: what a checkpoint
@@ -348,9 +370,8 @@ class _Run:
         if len(valid_set) < settings.valid_images:
             raise HarnessError(f"valid_images={settings.valid_images} exceeds the {len(valid_set)} images of "
                                f"{config.dataset} {config.valid_split}; pass fewer")
-        self.valid_batches = _Stream(DeviceBatches(valid_set, settings.valid_images, self.device, train=False,
-                                                   shuffle=True, drop_last=True, seed=config.seed + 1,
-                                                   resolution=config.resolution))
+        self.valid_batches = _Stream(_Reshuffled(valid_set, settings.valid_images, self.device, config.seed + 1,
+                                                 config.resolution))
         self.fixed_batch = None
         self.rng = np.random.default_rng([settings.seed, 0])
         if settings.distinct:
