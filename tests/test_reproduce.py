@@ -87,6 +87,12 @@ def test_abs_correlation_table_trains_a_supernet_per_seed(table_oracle, cifar10_
     assert sum(shares) == pytest.approx(by_metric[("diagnostic: fixed part", "norm_share_median")], rel=0.2)
     assert 0 <= by_metric[("diagnostic: angle's top 100", "fixed_part_only_cells")] <= 100
     assert by_metric[("diagnostic: cells with no conv on a live path", "count")] > 0
+    from harness.analysis.score_sets import read_scores
+
+    for row in ("supernet_acc", "rebn"):  # the children's mean accuracy, recomputed from the store's files
+        files = rows.loc[(row, "cifar10"), "scores"].split(";")
+        means = [float(np.mean(read_scores(tmp_path / "scores" / f).scores)) for f in files]
+        assert by_metric[(f"diagnostic: {row}", "mean_accuracy")] == pytest.approx(np.mean(means))
     other = reproduce("abs-correlation", "tiny", tmp_path / "seed1", oracle=table_oracle, data_root=str(cifar10_root),
                       splits_dir=str(nb201_dir / "splits"), seed=1, progress=False).set_index(["row", "dataset"])
     assert other.loc[("rebn", "cifar10"), "value"] != rows.loc[("rebn", "cifar10"), "value"]

@@ -100,11 +100,8 @@ class Inputs:
         """A method's history (EPS generations, shrinking stages), its code hash and its file name in the store
         (`LABEL-DIGEST.json`, DIGEST of `job`): `compute()` runs (or resumes) the method in `run_dir`, whose
         `history.json` is then copied into the store; with `from_scores` the stored copy is read."""
-        path = self.scores / f"{slug(label)}-{digest(job)}.json"
+        path = self._stored(label, job, "history", "run")
         if self.from_scores:
-            if not path.is_file():
-                raise HarnessError(f"--from-scores: no history {path.name} in {self.scores} (the {label} run of this "
-                                   f"preset and seed); run the table without --from-scores to compute it")
             saved = json.loads(path.read_text())
         else:
             compute()
@@ -114,16 +111,22 @@ class Inputs:
         steps = next(saved[key] for key in ("stages", "generations") if key in saved)
         return steps, saved["identity"]["code_hash"], path.name
 
+    def _stored(self, label: str, job: dict, what: str, of: str = "") -> Path:
+        """The store's `LABEL-DIGEST.json` of `job`; with `from_scores` it must exist."""
+        path = self.scores / f"{slug(label)}-{digest(job)}.json"
+        if self.from_scores and not path.is_file():
+            of = f" {of}" if of else ""
+            raise HarnessError(f"--from-scores: no {what} {path.name} in {self.scores} (the {label}{of} of this "
+                               f"preset and seed); run the table without --from-scores to compute it")
+        return path
+
     def record(self, label: str, job: dict, code_hash: str, compute, checkpoint: str | None = None):
         """A small measurement a table derives from what is not in the store (e.g. a supernet's checkpoints), kept
         in it as `LABEL-DIGEST.json` (DIGEST of `job`): reused while `code_hash` and the `checkpoint` sha256 it was
         computed from are the same, else `compute()` again; with `from_scores` read as it is. Returns the value,
         its code hash and its file name."""
-        path = self.scores / f"{slug(label)}-{digest(job)}.json"
+        path = self._stored(label, job, "measurement")
         if self.from_scores:
-            if not path.is_file():
-                raise HarnessError(f"--from-scores: no measurement {path.name} in {self.scores} (the {label} of this "
-                                   f"preset and seed); run the table without --from-scores to compute it")
             saved = json.loads(path.read_text())
             return saved["value"], saved["code_hash"], path.name
         saved = json.loads(path.read_text()) if path.is_file() else {}
