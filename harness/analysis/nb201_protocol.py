@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.analysis.search import SearchTrace, _check_cells, _check_positive, mutate
+from harness.analysis.search import SearchTrace, _check_cells, _check_positive, mutate, mutation_tables
 from harness.errors import HarnessError, OracleQueryError
-from harness.space import NUM_CELLS, NUM_EDGES, encode
 
 #: the simulated search time of NB201's scripts, in seconds
 TIME_BUDGET = 12_000.0
@@ -107,12 +106,7 @@ def nb201_rea(valid, cells, budget: float, seed: int, population: int = 10, samp
     _check_budget_of(budget, evaluate)
     _check_positive(population=population, sample_size=sample_size)
     rng = np.random.default_rng(seed)
-    codes = encode(cells)
-    position = np.full(NUM_CELLS, -1, dtype=np.int64)
-    position[codes] = np.arange(len(cells))
-    allowed = np.zeros(NUM_CELLS, dtype=bool)
-    allowed[codes[pool]] = True
-    place = encode(np.eye(NUM_EDGES, dtype=np.int64))
+    codes, position, allowed, place = mutation_tables(cells, pool)
 
     log, total = [], 0.0
     members: list[tuple[int, float]] = []  # (cell, the accuracy its query saw), oldest first

@@ -113,12 +113,7 @@ def rea(valid, cells, budget: int, seed: int, population: int = 10, sample_size:
     _check_budget(budget, candidates)
     _check_positive(population=population, sample_size=sample_size)
     rng = np.random.default_rng(seed)
-    codes = encode(cells)
-    position = np.full(NUM_CELLS, -1, dtype=np.int64)
-    position[codes] = np.arange(len(cells))
-    allowed = np.zeros(NUM_CELLS, dtype=bool)
-    allowed[codes[candidates]] = True
-    place = encode(np.eye(NUM_EDGES, dtype=np.int64))  # the code's step per op id on each edge
+    codes, position, allowed, place = mutation_tables(cells, candidates)
 
     members = rng.choice(candidates, size=min(population, budget), replace=False)
     seen = np.zeros(len(valid), dtype=bool)
@@ -145,6 +140,17 @@ def rea(valid, cells, budget: int, seed: int, population: int = 10, sample_size:
                 "candidates": _count(candidates, valid)}
     return SearchTrace("rea", seed, np.asarray(queried, dtype=np.int64), settings,
                        np.asarray(evaluated, dtype=np.int64), np.asarray(parents, dtype=np.int64))
+
+
+def mutation_tables(cells: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What `mutate` looks cells up in: each cell's product-order code, the position of every code in `cells` (-1:
+    not there), which codes are candidates, and the code's step per op id on each edge."""
+    codes = encode(cells)
+    position = np.full(NUM_CELLS, -1, dtype=np.int64)
+    position[codes] = np.arange(len(cells))
+    allowed = np.zeros(NUM_CELLS, dtype=bool)
+    allowed[codes[candidates]] = True
+    return codes, position, allowed, encode(np.eye(NUM_EDGES, dtype=np.int64))
 
 
 def mutate(parent: int, cells, codes, position, allowed, place, rng) -> int | None:
