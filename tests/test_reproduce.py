@@ -208,3 +208,9 @@ def test_each_published_number_is_a_match_or_a_gap_with_its_explanation(tmp_path
                      "- optimum, cifar10, best_test: within the spread (+0.003; spread 0.000)."]
     rows[0] = Row("weaknas", "REA", "cifar10", "best_test", value=ref.value + 0.8, std=0.2, n=100)
     assert against_published(frame(rows), {})[0].endswith("a gap (+0.800; spread 0.361). Not explained yet.")
+    synflow = published("zero-cost", "synflow", "cifar10", "spearman_rho")  # 0.737, no std: the interval decides
+    inside, outside = (Row("zero-cost", "synflow", "cifar10", "spearman_rho", value=v, ci_low=lo, ci_high=hi, n=100)
+                       for v, lo, hi in ((0.76, 0.65, 0.84), (0.60, 0.50, 0.70)))
+    assert "within the spread (+0.023; 95% interval [0.650, 0.840])" in against_published(frame([inside]), {})[0]
+    assert "a gap (-0.137; 95% interval [0.500, 0.700])" in against_published(frame([outside]), {})[0]
+    assert synflow.value == 0.737
