@@ -64,10 +64,9 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
     from harness.analysis.search import PROTOCOL, protocol_columns, search_gain
     from harness.analysis.shrunk_space import cells_in
     from harness.proxies import ProxyContext
-    from harness.reproduce.inputs import digest, slug
+    from harness.reproduce.inputs import slug
     from harness.reproduce.supernets import supernet_settings
     from harness.shrink import ShrinkSettings, shrink_abs
-    from harness.train.run_dir import training_code_hash
 
     settings = PRESETS[preset]
     cells = inputs.oracle.cells()
@@ -101,7 +100,8 @@ def run(preset: str, out: Path, inputs: Inputs) -> list[Row]:
                                     proxy_settings=proxy_settings).resolved()
             job = {"shrink": asdict(shrink), "supernet": train_config.identity() if trains else None,
                    "truth": columns["truth"]}
-            run_dir = inputs.runs / f"shrink-{dataset}-{slug(name)}-{digest(job)}-{training_code_hash()[:8]}"
+            modules = ("harness.shrink.abs_shrinking", *([shrink.proxy.module] if shrink.proxy else []))
+            run_dir = inputs.method_run(f"shrink-{dataset}-{slug(name)}", job, *modules)  # as shrink_abs identifies it
             history, code, name_in_store = inputs.history(
                 f"shrink-{dataset}-{name}", job, run_dir,
                 lambda: shrink_abs(shrink, run_dir, cells=cells, truth=truth, train_config=train_config,

@@ -136,10 +136,8 @@ def _eps_rows(settings: EpsTop20Preset, inputs: Inputs, dataset: str, supernet_d
               truth_of) -> list[Row]:
     """EPS's pick with the prior and without (the lowest loss): its test accuracy and global rank, mean +- std over
     seeded runs. The prior counts CIFAR-10's parameters (`params_mb@cifar10`) on every dataset, as released."""
-    from harness.reproduce.inputs import digest
     from harness.reproduce.supernets import supernet_settings
     from harness.shrink.eps import run_eps, supernet_config_of
-    from harness.train.run_dir import training_code_hash
 
     oracle = inputs.oracle
     cells, truth = oracle.cells(), oracle.accuracy(dataset=truth_of[0], split=truth_of[1])
@@ -151,7 +149,7 @@ def _eps_rows(settings: EpsTop20Preset, inputs: Inputs, dataset: str, supernet_d
         eps = replace(settings.eps, seed=s)
         config = supernet_config_of(eps, supernet_settings(inputs, supernet_dataset, s, overrides))
         job = {"eps": eps.__dict__, "supernet": config.identity(), "truth": f"{truth_of[0]}/{truth_of[1]}@200"}
-        run_dir = inputs.runs / f"eps-{dataset}-seed{s}-{digest(job)}-{training_code_hash()[:8]}"
+        run_dir = inputs.method_run(f"eps-{dataset}-seed{s}", job, "harness.shrink.eps")
         history, code, name = inputs.history(f"eps-{dataset}-seed{s}", job, run_dir, lambda: run_eps(
             eps, run_dir, cells=cells, truth=truth, params=params, train_config=config, progress=inputs.progress))
         picks.append(history[-1]["picks"])

@@ -96,6 +96,13 @@ class Inputs:
                                f"without --from-scores")
         return scored
 
+    def method_run(self, prefix: str, job: dict, *modules: str) -> Path:
+        """Where a method's run (EPS, shrinking) of `job` lives: `runs/PREFIX-DIGEST-CODE`, CODE the hash of the
+        method's `modules` (the code its history's identity names), so a run by other code is never resumed into."""
+        from harness.provenance import code_hash
+
+        return self.runs / f"{prefix}-{digest(job)}-{code_hash(*modules)[:8]}"
+
     def history(self, label: str, job: dict, run_dir: Path, compute) -> tuple[list[dict], str, str]:
         """A method's history (EPS generations, shrinking stages), its code hash and its file name in the store
         (`LABEL-DIGEST.json`, DIGEST of `job`): `compute()` runs (or resumes) the method in `run_dir`, whose
