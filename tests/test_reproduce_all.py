@@ -29,6 +29,11 @@ def test_main_job_writes_every_table_and_the_cost_quality_chart(table_oracle, ci
         points["kendall_tau"].tolist())
     overview = (tmp_path / "reproduce.md").read_text()
     assert "[weaknas](weaknas/table.md)" in overview and "![Kendall tau against seconds](cost-quality.png)" in overview
+    from harness.reproduce.results import compared_rows
+
+    compared = compared_rows(pd.read_csv(tmp_path / "weaknas" / "rows.csv"))  # the 3 optima and NB201's random and REA on 3 datasets
+    gaps = sum(not covered for _, covered, _ in compared)
+    assert len(compared) == 9 and f"9 published: {9 - gaps} within the spread, {gaps} gap" in overview
     assert (tmp_path / "cost-quality.png").stat().st_size > 0
     # a rerun reuses the finished tables; --force measures them again
     written = {t: (tmp_path / t / "rows.csv").stat().st_mtime_ns for t in tables}

@@ -4,13 +4,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.atomic import atomic_write
 from harness.report.evaluation_report import markdown_table
 from harness.report.figures import save
 from harness.report.reproduce_figures import QUALITY_METRIC, cost_quality_figure, cost_quality_points
-from harness.reproduce.results import measured_rows
+from harness.reproduce.results import compared_rows, measured_rows
+
+
+def _compared(compared: list[tuple]) -> str:
+    """How a table's published numbers came out: how many the spreads cover, how many are gaps (each explained or
+    not on the table's page), and the median absolute difference."""
+    if not compared:
+        return "none"
+    gaps = sum(not covered for _, covered, _ in compared)
+    median = float(np.median([abs(r.difference) for r, _, _ in compared]))
+    return (f"{len(compared)} published: {len(compared) - gaps} within the spread, {gaps} "
+            f"gap{'' if gaps == 1 else 's'}; median absolute difference {median:.3f}")
 
 
 def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
@@ -28,11 +40,9 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
         machine = machine or provenance["machine"]
         frames.append(frame)
         ran = measured_rows(frame)
-        compared = frame[ran & frame["published"].notna()]
         lines.append({"table": f"[{table}]({table}/table.md)", "measured": int(ran.sum()),
                       "not run": int((~ran).sum()), "seconds": f"{provenance.get('seconds', float('nan')):.0f}",
-                      "compared": f"{len(compared)} rows, median absolute difference "
-                                  f"{compared['difference'].abs().median():.3f}" if len(compared) else "none",
+                      "compared": _compared(compared_rows(frame)),
                       "command": f"`{provenance['command']}`", "code": provenance["code_hash"]})
     points = cost_quality_points(frames)
     save(cost_quality_figure(points), out, "cost-quality")

@@ -87,26 +87,34 @@ def machine() -> dict:
     return info
 
 
-def against_published(data: pd.DataFrame, explained: dict[str, str]) -> list[str]:
-    """One line per measured row with a published number: the difference and whether the published std and the
-    measured spread over seeds or runs cover it (|difference| <= 2 sqrt(std_published^2 + std_measured^2), the
-    published std alone where no spread was measured, and the published number's rounding; a row with a bootstrap
-    interval: the published number inside the interval widened by as much); a gap they do not cover
-    gets the table's measured explanation for that row (`explained`: a text, or a function of the frame and the
-    row), or says it has none yet."""
-    lines = []
+def compared_rows(data: pd.DataFrame) -> list[tuple]:
+    """(row, covered, how) for every measured row with a published number: whether the published std and the
+    measured spread over seeds or runs cover the difference (|difference| <= 2 sqrt(std_published^2 +
+    std_measured^2), the published std alone where no spread was measured, and the published number's rounding; a
+    row with a bootstrap interval: the published number inside the interval widened by as much), and how."""
+    compared = []
     for r in data[measured_rows(data) & data["published"].notna()].itertuples():
         spread = math.sqrt(sum(v * v for v in (r.published_std, r.std) if not math.isnan(v)))
         tolerance = 2 * spread + _rounding(r.published)
         if not math.isnan(r.ci_low):  # a bootstrap interval over cells or runs: the published value inside it
-            within = r.ci_low - tolerance <= r.published <= r.ci_high + tolerance
+            covered = r.ci_low - tolerance <= r.published <= r.ci_high + tolerance
             how = f"95% interval [{r.ci_low:.3f}, {r.ci_high:.3f}]"
         else:
-            within = abs(r.difference) <= tolerance
+            covered = abs(r.difference) <= tolerance
             how = f"spread {spread:.3f}"
-        verdict = ("within the spread" if within else "a gap") + f" ({r.difference:+.3f}; {how})"
+        compared.append((r, covered, how))
+    return compared
+
+
+def against_published(data: pd.DataFrame, explained: dict[str, str]) -> list[str]:
+    """One line per measured row with a published number (`compared_rows`): the difference, whether the spreads
+    cover it, and for a gap they do not cover the table's measured explanation for that row (`explained`: a text,
+    or a function of the frame and the row), or that it has none yet."""
+    lines = []
+    for r, covered, how in compared_rows(data):
+        verdict = ("within the spread" if covered else "a gap") + f" ({r.difference:+.3f}; {how})"
         why = explained.get(r.row, "Not explained yet.")
-        why = "" if within else " " + (why(data, r) if callable(why) else why)
+        why = "" if covered else " " + (why(data, r) if callable(why) else why)
         lines.append(f"- {r.row}, {r.dataset}, {r.metric}: {verdict}.{why}")
     return lines
 
