@@ -8,6 +8,8 @@ evaluated by writing such a file.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -138,8 +140,12 @@ def write_scores(path: str | Path, score_set: ScoreSet, order: IndexOrder | None
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _PARQUET_KEY: provenance.encode()})
         atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-    else:
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-        atomic_write(sidecar_path(path), lambda tmp: Path(tmp).write_text(provenance + "\n"))
+    else:  # both files are written in full before either replaces what is there: a full disk leaves no mixed pair
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as tmp:
+            frame.to_csv(Path(tmp) / "scores.csv", index=False)
+            (Path(tmp) / "meta.json").write_text(provenance + "\n")
+            os.replace(Path(tmp) / "meta.json", sidecar_path(path))
+            os.replace(Path(tmp) / "scores.csv", path)
     return path
 

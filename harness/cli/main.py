@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from harness import __version__
@@ -34,9 +35,28 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        message = environment_error(exc)
+        if message is None:
+            raise
+        print(f"harness: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("harness: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+
+
+def environment_error(exc: OSError) -> str | None:
+    """One line for the machine refusing a write (disk full, no permission, read-only), which the user fixes
+    outside the harness; None for any other OSError (a bug, kept as a traceback)."""
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left on the device writing{where}; free some space or write elsewhere (--out), then run "
+                f"the command again: finished files were not replaced and nothing half-written was kept")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write{where}: {exc.strerror}; choose a directory you can write to (--out) or fix its "
+                f"permissions")
+    return None
 
 
 if __name__ == "__main__":

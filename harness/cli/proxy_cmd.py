@@ -35,6 +35,7 @@ def register(groups) -> None:
     merge = groups.add_parser("merge-scores", help="join the shard files of one scoring job")
     merge.add_argument("shards", nargs="+")
     merge.add_argument("--out", required=True)
+    merge.add_argument("--force", action="store_true", help="allow --out to name one of the shards (it is replaced)")
     merge.set_defaults(run=_merge)
 
 
@@ -79,6 +80,6 @@ def _score(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     from harness.proxies.scoring import merge_shards
 
-    merged = merge_shards(args.shards, args.out)
+    merged = merge_shards(args.shards, args.out, force=args.force)
     print(f"wrote {args.out}: {len(merged.scores)} cells from {len(args.shards)} shards")
     return 0

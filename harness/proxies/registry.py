@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
@@ -151,6 +152,8 @@ class Proxy:
 
 _REGISTRY: dict[str, Proxy] = {}
 _loaded_plugins = False
+#: entry point name -> why it failed to load (disabled alone; `get_proxy` says why)
+_BROKEN_PLUGINS: dict[str, str] = {}
 
 
 def register_proxy(name: str, needs: tuple[str, ...] = (), version: str = "1", description: str = "",
@@ -178,6 +181,8 @@ def register_proxy(name: str, needs: tuple[str, ...] = (), version: str = "1", d
 
 
 def _load_plugins() -> None:
+    """Register the built-in proxies, then every plug-in's. A plug-in that fails to load is disabled alone, with a
+    warning naming its entry point; asking for it by name then says why it is missing."""
     global _loaded_plugins
     if _loaded_plugins:
         return
@@ -187,13 +192,16 @@ def _load_plugins() -> None:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             entry.load()
-        except Exception as exc:  # a broken plugin must not hide the others
-            raise HarnessError(f"the proxy plugin {entry.name!r} ({entry.value}) failed to load: "
-                               f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # a broken plug-in must not hide the others
+            _BROKEN_PLUGINS[entry.name] = (f"the proxy plug-in {entry.name!r} (entry point {entry.value!r} in group "
+                                           f"{ENTRY_POINT_GROUP!r}) failed to load: {type(exc).__name__}: {exc}")
+            warnings.warn(f"{_BROKEN_PLUGINS[entry.name]}; it is disabled, the other proxies are not", stacklevel=2)
 
 
 def get_proxy(name: str) -> Proxy:
     _load_plugins()
+    if name not in _REGISTRY and name in _BROKEN_PLUGINS:
+        raise HarnessError(f"{_BROKEN_PLUGINS[name]}; fix or reinstall the package that provides it")
     if name not in _REGISTRY:
         raise HarnessError(f"unknown proxy {name!r}; known proxies: {', '.join(sorted(_REGISTRY))} "
                            f"(`harness proxies list` says what each needs)")

@@ -17,9 +17,13 @@ code (it is never mixed with new scores, nor thrown away unasked).
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import socket
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,18 +107,58 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
                       settings=proxy.resolve_settings(context.settings))
     journal, journal_meta = Path(f"{out}.partial"), Path(f"{out}.partial.json")
     meta = job_identity(proxy, context, spec, shard)
-    if out.exists() and not journal.exists():
-        existing = read_scores(out, order)
-        changed = differences(existing.provenance, meta)
-        if not changed:
-            return existing  # this exact job already finished: nothing to score again
-        if not force and any(not c.startswith("code_hash:") for c in changed):
-            raise HarnessError(f"{out} holds the scores of another job ({'; '.join(changed)}); choose another --out, "
-                               f"or pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with journal_lock(out):
+        if out.exists():
+            existing = read_scores(out, order)
+            changed = differences(existing.provenance, meta)
+            if not changed:
+                return existing  # this exact job already finished: nothing to score again
+            if not force and any(not c.startswith("code_hash:") for c in changed):
+                raise HarnessError(f"{out} holds the scores of another job ({'; '.join(changed)}); choose "
+                                   f"another --out, or pass --force to replace it")
+        return _score_journalled(proxy, context, meta, cells, selected, out, journal, journal_meta, work_dir,
+                                 table_hash=table_hash, order=order, chunk=chunk, progress=progress)
+
+
+@contextmanager
+def journal_lock(out: Path):
+    """Hold `OUT.partial.lock` while scoring into `out`: a second process scoring the same file would redo all the
+    work and race the first to write it, so it is refused with the holder named."""
+    lock = Path(f"{out}.partial.lock")
+    while True:
+        fh = open(lock, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise HarnessError(f"{out} is being scored by {holder}; wait for it to finish, or score into another "
+                               f"--out") from None
+        if lock.exists() and os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
+            break
+        fh.close()  # the holder removed the file we locked as it finished: lock the current one
+    with fh:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _score_journalled(proxy: Proxy, context: ProxyContext, meta: dict, cells: np.ndarray, selected: np.ndarray,
+                      out: Path, journal: Path, journal_meta: Path, work_dir: Path, *, table_hash, order, chunk,
+                      progress) -> ScoreSet:
+    """Score the cells the journal does not hold yet, then write `out` and drop the journal."""
     done: dict[int, float] = {}
     seconds = 0.0
     if journal_meta.exists():
-        saved = json.loads(journal_meta.read_text())
+        saved = _read_journal_meta(journal_meta)
         changed = differences(saved["job"], meta)
         if changed:
             raise HarnessError(f"{journal} holds scores of another job or code ({'; '.join(changed)}); remove it "
@@ -123,7 +167,6 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
         context.notes.update(saved.get("notes", {}))
         done = _read_journal(journal)
     todo = cells[~np.isin(encode(cells), list(done))] if done else cells
-    out.parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"score {proxy.name}", unit="cell",
                disable=not progress)
     with open(journal, "a") as fh:
@@ -158,13 +201,42 @@ def score_cells(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path,
 
 
 def _read_journal(path: Path) -> dict[int, float]:
-    """Cells already scored; a last line cut by an interruption is ignored (it is scored again)."""
+    """Cells already scored; a last line cut by an interruption is ignored (it is scored again). A line that is not
+    `arch,score` with a number is an error naming it: a journal is never half-read."""
     if not path.exists():
         return {}
     lines = path.read_text().split("\n")
-    complete = [line for line in lines[:-1] if line]  # the text after the last newline is incomplete
-    archs, scores = zip(*(line.rsplit(",", 1) for line in complete)) if complete else ((), ())
-    return dict(zip(encode(parse_archs(list(archs), what=f"lines of {path}")).tolist(), map(float, scores)))
+    complete = [(n, line) for n, line in enumerate(lines[:-1], 1) if line]  # text after the last newline is cut
+    archs, scores = [], []
+    for n, line in complete:
+        arch, _, score = line.rpartition(",")
+        try:
+            scores.append(float(score))
+        except ValueError:
+            raise _bad_journal(path, f"line {n} is {line[:120]!r}, not 'arch,score' with a number") from None
+        archs.append(arch)
+    try:
+        codes = encode(parse_archs(archs, what=f"lines of {path}"))
+    except HarnessError as exc:
+        raise _bad_journal(path, " ".join(str(exc).split())) from None
+    return dict(zip(codes.tolist(), scores))
+
+
+def _read_journal_meta(path: Path) -> dict:
+    try:
+        saved = json.loads(path.read_text())
+        if not (isinstance(saved, dict) and isinstance(saved.get("job"), dict)
+                and isinstance(saved.get("seconds"), (int, float))):
+            raise ValueError("expected an object with 'job' and 'seconds'")
+    except ValueError as exc:
+        raise _bad_journal(path, f"it is not the journal's JSON record ({exc})") from None
+    return saved
+
+
+def _bad_journal(path: Path, what: str) -> HarnessError:
+    stem = str(path).removesuffix(".json").removesuffix(".partial")
+    return HarnessError(f"the scoring journal {path} is damaged: {what}. Remove {stem}.partial and "
+                        f"{stem}.partial.json to score those cells again")
 
 
 def checkpoint_hash(run_dir: str | None) -> str | None:
@@ -184,8 +256,14 @@ def _run_facts(run_dir: str | None) -> dict:
     return {"run": Path(run_dir).name, "run_seconds": sum(json.loads(line)["seconds"] for line in lines)}
 
 
-def merge_shards(paths: list[str | Path], out: str | Path, order: IndexOrder | None = None) -> ScoreSet:
-    """Join shard files of one job; refuses shards of different jobs, a missing or doubled shard, or a cell twice."""
+def merge_shards(paths: list[str | Path], out: str | Path, order: IndexOrder | None = None, *,
+                 force: bool = False) -> ScoreSet:
+    """Join shard files of one job; refuses shards of different jobs, a missing or doubled shard, or a cell twice,
+    and an `out` that names one of the shards (it would be overwritten) unless `force`."""
+    inputs = [p for p in paths if Path(p).resolve() == Path(out).resolve()]
+    if inputs and not force:
+        raise HarnessError(f"--out {out} is one of the shards to merge; name another file (or pass --force to "
+                           f"replace that shard with the merged scores)")
     sets = [read_scores(p, order) for p in paths]
     jobs = {json.dumps({k: v for k, v in s.provenance.items() if k in ("proxy", "version", "dataset", "settings",
                                                                       "seed", "cells", "checkpoint_sha256",
