@@ -7,6 +7,12 @@ import pytest
 from harness.cli.main import main
 
 
+@pytest.fixture(autouse=True)
+def elsewhere(tmp_path, monkeypatch):
+    """The commands run from a directory that is not the checkout: nothing may depend on where they run."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def cache(table_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "oracle.parquet"

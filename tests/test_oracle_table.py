@@ -159,7 +159,11 @@ def test_the_cache_is_found_through_the_environment(table_oracle, monkeypatch, t
     assert Oracle().path == table_oracle.path
     monkeypatch.delenv("HARNESS_ORACLE")
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
-    with pytest.raises(MissingTableError, match=str(tmp_path)):
+    assert Oracle().embedded  # nothing imported there: the mean ground truth shipped in the package
+    (tmp_path / "nb201-oracle.parquet").write_bytes(table_oracle.path.read_bytes())
+    assert Oracle().path == tmp_path / "nb201-oracle.parquet" and not Oracle().embedded  # an import takes precedence
+    monkeypatch.setenv("HARNESS_ORACLE", str(tmp_path / "nowhere.parquet"))
+    with pytest.raises(MissingTableError, match="nowhere.parquet"):  # a cache named but missing is never replaced
         Oracle()
 
 

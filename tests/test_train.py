@@ -196,3 +196,32 @@ def test_decay_all_moves_an_op_no_step_samples(tiny, tmp_path):
     n_params = len(list(before.parameters()))
     assert len(optimizer_state) == n_params > len(sampled_state)  # momentum for every parameter, sampled or not
     assert all(s["momentum_buffer"] is not None for s in optimizer_state.values())
+
+
+def test_a_run_that_failed_before_its_first_epoch_starts_again(tiny, tmp_path, capsys):
+    args = ["train", "supernet", "--dataset", "cifar10-valid", "--splits", tiny.splits_dir, "--channels", "8",
+            "--cells", "1", "--resolution", "16", "--samples", "0.02", "--epochs", "1", "--out", str(tmp_path / "r"),
+            "--quiet"]
+    assert main([*args, "--data-root", str(tmp_path / "no-images")]) == 2  # fails after the run directory exists
+    assert "no-images does not exist" in capsys.readouterr().err and (tmp_path / "r" / "config.json").exists()
+    assert main([*args, "--data-root", tiny.data_root, "--batch-size", "32"]) == 0  # no --resume, other settings
+    out = capsys.readouterr().out
+    assert "finished no epoch; starting it again" in out and "epoch 1, train loss" in out
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["batch_size"] == 32
+    assert main([*args, "--data-root", tiny.data_root, "--batch-size", "32"]) == 2  # a finished epoch is kept
+    assert "pass --resume" in capsys.readouterr().err
+
+
+def test_device_cuda_without_a_gpu_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on this machine; on a GPU one too
+    for command in (["train", "supernet", "--out", str(tmp_path / "r")],
+                    ["score", "rebn", "--out", str(tmp_path / "s.csv")]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--device", "cuda"])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "'cuda': torch" in err and "sees 0 CUDA GPU(s); use --device cpu" in err
+        assert not (tmp_path / "r").exists() and not (tmp_path / "s.csv").exists()
+    with pytest.raises(SystemExit):
+        main(["train", "supernet", "--out", str(tmp_path / "r"), "--device", "gpu"])
+    assert "'gpu' is not a device: expected cpu, cuda, cuda:N or mps" in capsys.readouterr().err

@@ -86,3 +86,53 @@ def origin(args: argparse.Namespace) -> dict:
     from harness.provenance import code_hash
 
     return {"command": command_line(args.argv), "code_hash": code_hash(args.run.__module__, *BUILTIN_MODULES)}
+
+
+CACHE_HELP = ("ground-truth cache (default: $HARNESS_ORACLE, else the one `harness oracle import` wrote into the data "
+              "directory, else the mean ground truth shipped in the package)")
+
+
+def default_images() -> str | None:
+    """The images' default root, `$HARNESS_DATA_DIR/images`, when it exists (`harness data prepare` writes there)."""
+    from harness.paths import images_dir
+
+    return str(images_dir()) if images_dir().is_dir() else None
+
+
+def data_options(parser: argparse.ArgumentParser) -> None:
+    """--data-root and --splits, with defaults that do not depend on the working directory."""
+    parser.add_argument("--data-root", default=default_images(),
+                        help="one directory holding any of cifar-10-batches-py/, cifar-100-python/ and ImageNet16/ "
+                             "(default: images/ in the data directory, $HARNESS_DATA_DIR or the per-user one, when it "
+                             "exists)")
+    parser.add_argument("--splits", help="the benchmark's split files (default: $NB201_DATA/splits, else the copy "
+                                         "shipped in the package)")
+
+
+def device(text: str) -> str:
+    """cpu, cuda, cuda:N or mps; a GPU that torch cannot see is refused before anything runs."""
+    kind, _, number = text.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (number and (kind != "cuda" or not number.isdigit())):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: expected cpu, cuda, cuda:N or mps")
+    if kind == "cpu":
+        return text
+    import torch
+
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError("mps: torch sees no Apple GPU here; use --device cpu")
+    if kind == "cuda":
+        visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        if visible <= int(number or 0):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: torch {torch.__version__} ({build}) sees {visible} CUDA GPU(s); use --device cpu, or "
+                f"install a CUDA build of torch on a machine with a GPU")
+    return text
+
+
+def images_root(args: argparse.Namespace) -> str:
+    """--data-root, else `$HARNESS_DATA_DIR/images` for a command that must have images (the loader then names
+    what is missing there and how to provide it)."""
+    from harness.paths import images_dir
+
+    return args.data_root or str(images_dir())

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from harness.analysis import GATE_METRICS
-from harness.cli.arguments import nonnegative_float, origin, positive_int, seed_int
+from harness.cli.arguments import CACHE_HELP, nonnegative_float, origin, positive_int, seed_int
 from harness.errors import HarnessError
 
 SCORE_FILES = ("score files: CSV or parquet with 'arch' (arch string) and/or 'index' (official index) and 'score' "
@@ -54,7 +54,7 @@ def _target_args(parser, required: bool, hp: int | None = 200) -> None:
                                                               "ImageNet16-120")
     parser.add_argument("--split", required=required, help="x-valid, x-test or ori-test")
     parser.add_argument("--hp", type=positive_int, default=hp, help="training schedule of the ground truth (default 200)")
-    parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    parser.add_argument("--cache", help=CACHE_HELP)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ import errno
 import sys
 
 from harness import __version__
-from harness.cli import evaluate_cmd, oracle_cmd, proxy_cmd, reproduce_cmd, search_cmd, shrink_cmd, train_cmd
+from harness.cli import (evaluate_cmd, main_job_cmd, oracle_cmd, proxy_cmd, reproduce_cmd, search_cmd, shrink_cmd,
+                         train_cmd)
 from harness.errors import HarnessError
 
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cmd.register(groups)
     shrink_cmd.register(groups)
     reproduce_cmd.register(groups)
+    main_job_cmd.register(groups)
     return parser
 
 

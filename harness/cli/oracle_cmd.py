@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from harness.cli.arguments import nonnegative_int, positive_int, seed_int
+from harness.cli.arguments import CACHE_HELP, nonnegative_int, positive_int, seed_int
 from harness.oracle import Oracle, import_source
+from harness.paths import oracle_path
 
 PICKLE_WARNING = ("The official .pth and NATS-Bench files are pickles: importing one runs its unpickling, which can "
                   "execute code. Import only files you trust (the benchmark's own downloads).")
@@ -26,7 +27,8 @@ def register(groups) -> None:
                     "single .pickle.pbz2 file, or a CSV/parquet table with index and/or arch plus "
                     "DATASET/SPLIT@HP columns. " + PICKLE_WARNING)
     imp.add_argument("src", help="benchmark file or directory")
-    imp.add_argument("--out", help="cache to write (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    imp.add_argument("--out", help="cache to write (default: $HARNESS_ORACLE, else nb201-oracle.parquet in the data "
+                                   "directory: $HARNESS_DATA_DIR or the per-user one)")
     imp.add_argument("--kind", default="auto", choices=["auto", "nb201-pth", "nats-tss", "table"])
     imp.add_argument("--benchmark-version", help="release the source holds, e.g. 'NAS-Bench-201 v1_1' "
                      "(read from official file names; required for tables)")
@@ -56,7 +58,7 @@ def register(groups) -> None:
 
 
 def _cache_arg(parser) -> None:
-    parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    parser.add_argument("--cache", help=CACHE_HELP)
 
 
 def _where_args(parser, required: bool) -> None:
@@ -80,8 +82,13 @@ def _import(args: argparse.Namespace) -> int:
 def _summary(oracle: Oracle) -> str:
     meta = oracle.meta
     source = meta["source"]
+    if oracle.embedded:
+        cache = (f"the mean ground truth shipped in the package (no cache imported at {oracle_path()}; "
+                 f"`harness oracle import` an official file for per-seed values, curves, costs and times)")
+    else:
+        cache = str(oracle.path)
     lines = [
-        f"cache:     {oracle.path}",
+        f"cache:     {cache}",
         f"benchmark: {meta['benchmark_version']}",
         f"source:    {source['name']} ({source['kind']}), sha256 {source['sha256']}",
         f"importer:  {meta['importer']['name']} v{meta['importer']['version']} via {meta['importer']['library']}; "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import json_settings, seed_int
+from harness.cli.arguments import data_options, device, json_settings, seed_int
 
 
 def register(groups) -> None:
@@ -19,15 +19,15 @@ def register(groups) -> None:
     score.add_argument("--cells", default="all", help="all | sample:N[:SEED] | FILE with arch (or index) column")
     score.add_argument("--out", required=True, help="score file to write (.csv with .meta.json, or .parquet)")
     score.add_argument("--dataset", default="cifar10", help="dataset whose head, size or images the proxy uses")
-    score.add_argument("--data-root", help="images (for proxies that need them)")
-    score.add_argument("--splits", help="the benchmark's split files")
+    data_options(score)
     score.add_argument("--run", dest="run_dir", help="a run directory from `harness train` (for supernet proxies)")
-    score.add_argument("--device", default="cpu")
+    score.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     score.add_argument("--seed", type=seed_int, default=0)
     score.add_argument("--settings", default="{}", help="the proxy's settings as a JSON object (`harness proxies list` "
                                                         "shows each proxy's, with types and defaults)")
     score.add_argument("--shard", help="i/n: score every n-th selected cell from the i-th; join with merge-scores")
-    score.add_argument("--cache", help="ground truth, to add official indices to the file (optional)")
+    score.add_argument("--cache", help="ground truth, to add official indices and its table hash to the file "
+                                       "(default as for `harness evaluate`)")
     score.add_argument("--force", action="store_true", help="replace a finished --out that holds another job's scores")
     score.add_argument("--quiet", action="store_true")
     score.set_defaults(run=_score)
@@ -40,12 +40,9 @@ def register(groups) -> None:
 
 
 def _ground_truth(cache) -> dict:
-    """The oracle's index order and table hash when one is imported; scoring needs neither."""
+    """The oracle's index order and table hash (the shipped mean ground truth when none was imported)."""
     from harness.oracle import Oracle
-    from harness.paths import oracle_path
 
-    if not cache and not oracle_path().exists():
-        return {}
     oracle = Oracle(cache)
     return {"order": oracle.order, "table_hash": oracle.table_hash}
 
@@ -66,7 +63,10 @@ def _score(args: argparse.Namespace) -> int:
     from harness.proxies.scoring import parse_shard, score_cells
 
     proxy = get_proxy(args.proxy)
-    context = ProxyContext(dataset=args.dataset, data_root=args.data_root, splits_dir=args.splits, run_dir=args.run_dir,
+    from harness.paths import splits_dir
+
+    context = ProxyContext(dataset=args.dataset, data_root=args.data_root, splits_dir=str(splits_dir(args.splits)),
+                           run_dir=args.run_dir,
                            device=args.device, seed=args.seed,
                            settings=proxy.resolve_settings(json_settings(args.settings)))
     result = score_cells(proxy, args.cells, context, args.out, shard=parse_shard(args.shard),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import seed_int
+from harness.cli.arguments import CACHE_HELP, data_options, seed_int
+from harness.errors import HarnessError
 
 
 def register(groups) -> None:
@@ -20,10 +21,11 @@ def register(groups) -> None:
     rep.add_argument("table", choices=["all", *TABLES], metavar="TABLE",
                      help=f"all ({', '.join(MAIN_ORDER)}), or one of them")
     rep.add_argument("--preset", default="cpu", help="tiny, cpu, gpu or paper (default cpu)")
-    rep.add_argument("--out", help="output directory (default reports/TABLE; for all, reports)")
-    rep.add_argument("--data-root", help="images: cifar-10-batches-py/, cifar-100-python/, ImageNet16/")
-    rep.add_argument("--splits", help="the benchmark's split files (default $NB201_DATA/splits)")
-    rep.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    rep.add_argument("--out", help="output directory (default reports/TABLE, for all reports/; at a preset other than "
+                                   "cpu, reports/PRESET/TABLE and reports/PRESET/, never over the committed cpu tables)")
+    data_options(rep)
+    rep.add_argument("--cache", help=CACHE_HELP)
+    rep.add_argument("--tables", help="with all: comma-separated tables instead of every one")
     rep.add_argument("--seed", type=seed_int, default=0)
     rep.add_argument("--force", action="store_true", help="measure again tables already finished")
     rep.add_argument("--from-scores", action="store_true",
@@ -37,18 +39,21 @@ def _reproduce(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from harness.oracle import Oracle
-    from harness.reproduce import reproduce, reproduce_all
-    from harness.train.loop import default_splits_dir
+    from harness.reproduce import MAIN_ORDER, reproduce, reproduce_all
+    from harness.paths import splits_dir
 
-    options = {"oracle": Oracle(args.cache), "data_root": args.data_root,
-               "splits_dir": args.splits or default_splits_dir() or None, "seed": args.seed,
-               "progress": not args.quiet, "force": args.force, "from_scores": args.from_scores}
+    if args.tables and args.table != "all":
+        raise HarnessError(f"--tables chooses among all the tables; `reproduce {args.table}` measures one already")
+    options = {"oracle": Oracle(args.cache), "data_root": args.data_root, "splits_dir": str(splits_dir(args.splits)),
+               "seed": args.seed, "progress": not args.quiet, "force": args.force, "from_scores": args.from_scores}
+    reports = Path("reports") if args.preset == "cpu" else Path("reports") / args.preset
     if args.table == "all":
-        out = Path(args.out or "reports")
-        reproduce_all(args.preset, out, **options)
+        out = Path(args.out) if args.out else reports
+        tables = tuple(t.strip() for t in args.tables.split(",")) if args.tables else MAIN_ORDER
+        reproduce_all(args.preset, out, tables=tables, **options)
         print((out / "reproduce.md").read_text(), end="")
         return 0
-    out = Path(args.out or Path("reports") / args.table)
+    out = Path(args.out) if args.out else reports / args.table
     reproduce(args.table, args.preset, out, **options)
     print((out / "table.md").read_text(), end="")
     return 0

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from harness.analysis.search import PROTOCOL, PROTOCOLS
-from harness.cli.arguments import origin, positive_float, positive_int, seed_int
+from harness.cli.arguments import CACHE_HELP, origin, positive_float, positive_int, seed_int
 from harness.errors import HarnessError
 
 METHOD_NAMES = {"random": "random search", "rea": "REA", "weaknas": "WeakNAS"}
@@ -39,7 +39,7 @@ def register(groups) -> None:
     search.add_argument("--seed", type=seed_int, default=0, help="seed of the first run; run i uses seed + i (default 0)")
     search.add_argument("--predictor", help="weaknas only: mlp (default, the released 4 x 1000 MLP: about 30 minutes a "
                                             "run of 1,000 queries on one core), mlp-small, random_forest or gbdt")
-    search.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    search.add_argument("--cache", help=CACHE_HELP)
     search.add_argument("--out", help="output directory (default reports/search/METHOD[-PREDICTOR]-DATASET)")
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(run=_search)

@@ -6,9 +6,10 @@ import argparse
 from dataclasses import replace
 
 from harness.analysis.search import GAIN_RUNS, PROTOCOL, protocol_columns, search_gain
-from harness.cli.arguments import (json_settings, nonnegative_float, nonnegative_int, origin, positive_float,
-                                   positive_int)
+from harness.cli.arguments import (CACHE_HELP, images_root, json_settings, nonnegative_float, nonnegative_int, origin,
+                                   positive_float, positive_int)
 from harness.cli.train_cmd import training_args
+from harness.paths import splits_dir
 from harness.errors import HarnessError
 from harness.train import supernet_config
 
@@ -35,7 +36,7 @@ def register(groups) -> None:
     abs_.add_argument("--stage-epochs", type=positive_int, default=5, help="supernet epochs before each later stage (default 5)")
     training_args(abs_, supernet_config(), skip=("epochs",))
     abs_.add_argument("--settings", default="{}", help="JSON settings for the proxy of rebn / proxy:NAME")
-    abs_.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    abs_.add_argument("--cache", help=CACHE_HELP)
     abs_.add_argument("--out", required=True, help="output directory (history, report, space.json, stage runs)")
     abs_.add_argument("--quiet", action="store_true")
     abs_.set_defaults(run=_abs)
@@ -119,7 +120,7 @@ def _common_args(parser, skip: tuple[str, ...]) -> None:
     parser.add_argument("--dataset", default="cifar10", choices=list(PROTOCOL),
                         help="ground truth and images (CIFAR-10 trains the supernet on cifar10-valid's search split)")
     training_args(parser, supernet_config(), skip=skip)
-    parser.add_argument("--cache", help="ground-truth cache (default: $HARNESS_ORACLE or data/nb201-oracle.parquet)")
+    parser.add_argument("--cache", help=CACHE_HELP)
     parser.add_argument("--out", required=True, help="output directory (history, report, space.json, runs)")
     parser.add_argument("--quiet", action="store_true")
 
@@ -238,7 +239,8 @@ def _ground_truth(args: argparse.Namespace):
 
 def _train_config(args: argparse.Namespace):
     return replace(supernet_config(), dataset="cifar10-valid" if args.dataset == "cifar10" else args.dataset,
-                   data_root=args.data_root, splits_dir=args.splits, channels=args.channels, cells=args.cells,
+                   data_root=images_root(args), splits_dir=str(splits_dir(args.splits)), channels=args.channels,
+                   cells=args.cells,
                    resolution=args.resolution, samples=args.samples, batch_size=args.batch_size, lr=args.lr,
                    sampling=args.sampling, decay=args.decay, seed=args.seed, device=args.device,
                    progress=not args.quiet)

@@ -5,7 +5,8 @@ import argparse
 import json
 from dataclasses import replace
 
-from harness.cli.arguments import positive_float, positive_int, seed_int, share
+from harness.cli.arguments import data_options, device, images_root, positive_float, positive_int, seed_int, share
+from harness.paths import splits_dir
 from harness.train import TrainConfig, standalone_config, supernet_config
 
 
@@ -39,9 +40,7 @@ def _common(parser, defaults: TrainConfig) -> None:
 
 def training_args(parser, defaults: TrainConfig, skip: tuple[str, ...] = ()) -> None:
     """--data-root, --splits, --device and the settings of SETTING_ARGS (but `skip`), defaulting to `defaults`."""
-    parser.add_argument("--data-root", default="data",
-                        help="holds cifar-10-batches-py/, cifar-100-python/ or ImageNet16/ (default data/)")
-    parser.add_argument("--splits", default="", help="the benchmark's split files (default $NB201_DATA/splits)")
+    data_options(parser)
     for name, kind in SETTING_ARGS:
         key = name.replace("-", "_")
         if name not in skip:
@@ -53,11 +52,11 @@ def training_args(parser, defaults: TrainConfig, skip: tuple[str, ...] = ()) -> 
     parser.add_argument("--decay", default=defaults.decay, choices=["all", "sampled"],
                         help=f"all: weight decay and momentum move every parameter at every step (PyTorch < 2.0, "
                              f"as the papers' code ran); sampled: only the sampled ops' (default {defaults.decay})")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    return {"dataset": args.dataset, "data_root": args.data_root, "splits_dir": args.splits,
+    return {"dataset": args.dataset, "data_root": images_root(args), "splits_dir": str(splits_dir(args.splits)),
             "channels": args.channels, "cells": args.cells, "resolution": args.resolution, "samples": args.samples,
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "sampling": args.sampling, "decay": args.decay,
@@ -75,15 +74,30 @@ def _report(run) -> int:
 
 
 def _supernet(args: argparse.Namespace) -> int:
-    from harness.train.loop import train
-
     allowed = json.loads(args.allowed) if args.allowed else None
-    config = replace(supernet_config(), mode=args.mode, allowed=allowed, **_settings(args))
-    return _report(train(config, args.out, resume=args.resume))
+    return _train(replace(supernet_config(), mode=args.mode, allowed=allowed, **_settings(args)), args)
 
 
 def _standalone(args: argparse.Namespace) -> int:
-    from harness.train.loop import train
+    return _train(replace(standalone_config(args.arch), **_settings(args)), args)
 
-    config = replace(standalone_config(args.arch), **_settings(args))
+
+def _train(config: TrainConfig, args: argparse.Namespace) -> int:
+    from harness.train.loop import train
+    from harness.train.run_dir import RunDir
+
+    _clear_unfinished(RunDir(args.out))
     return _report(train(config, args.out, resume=args.resume))
+
+
+def _clear_unfinished(run) -> None:
+    """A run that failed before finishing its first epoch (bad data, an interruption) holds nothing to resume:
+    its files are removed so that the command simply starts again, with or without --resume."""
+    import shutil
+
+    if not run.config_path.exists() or run.read_log():
+        return
+    for file in (run.config_path, run.code_path, run.log_path):
+        file.unlink(missing_ok=True)
+    shutil.rmtree(run.path / "checkpoints", ignore_errors=True)
+    print(f"{run.path}: the run there finished no epoch; starting it again")

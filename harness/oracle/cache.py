@@ -5,10 +5,13 @@ Columns: `index`, `code` (product-order code of the cell), `arch`, then the fina
 curves as fixed-size lists (`curve:accuracy:cifar10-valid/x-valid@200:seed=777`, the recorded times
 `curve:seconds:cifar10-valid/train@12:seed=777`). NaN wherever the source has no value. The schema metadata
 holds the provenance and an index of what exists, so a query can be checked, and refused with a list of what
-exists, without reading any data. Columns are read lazily, one at a time.
+exists, without reading any data. Columns are read lazily, one at a time, and each is checked against the sha256 of
+its values recorded when it was written (the metadata against its own): a byte flipped anywhere in the file is
+"corrupt cache, re-import", never a wrong value.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,8 +28,9 @@ from harness.provenance import code_version
 from harness.space import NUM_CELLS, IndexOrder, format_archs
 
 FORMAT = "nb201-harness-oracle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every column's sha256 and the metadata's own
 _META_KEY = b"nb201_harness"
+_META_DIGEST_KEY = b"nb201_harness_sha256"
 #: cells per parquet row group: bounds the memory of writing per-epoch curves
 ROW_GROUP = 2048
 
@@ -130,7 +134,7 @@ class GroundTruthBuilder:
         fields = [pa.field("index", pa.int32()), pa.field("code", pa.int32()), pa.field("arch", pa.string())]
         fields += [pa.field(name, pa.float64()) for name in floats]
         fields += [pa.field(name, pa.list_(pa.float64(), epochs)) for name, (_, _, epochs) in curves.items()]
-        schema = pa.schema(fields, metadata={_META_KEY: json.dumps(meta).encode()})
+        schema = pa.schema(fields)
 
         def row_group(start: int, stop: int) -> pa.Table:
             arrays = [pa.array(index[start:stop]), pa.array(codes[start:stop]), pa.array(archs[start:stop], pa.string())]
@@ -144,13 +148,47 @@ class GroundTruthBuilder:
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), num_epochs))
             return pa.Table.from_arrays(arrays, schema=schema)
 
+        def row_groups():
+            for start in range(0, NUM_CELLS, ROW_GROUP):
+                yield row_group(start, min(start + ROW_GROUP, NUM_CELLS))
+
+        digests = {name: hashlib.sha256() for name in schema.names}
+        for table in row_groups():  # a first pass for the digests, which go into the metadata written first
+            for name, column in zip(table.column_names, table.columns):
+                digests[name].update(column_bytes(column))
+        meta["column_sha256"] = {name: digest.hexdigest() for name, digest in digests.items()}
+        raw = json.dumps(meta).encode()
+        schema = schema.with_metadata({_META_KEY: raw, _META_DIGEST_KEY: hashlib.sha256(raw).hexdigest().encode()})
+
         def write(tmp: str) -> None:
             with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-                for start in range(0, NUM_CELLS, ROW_GROUP):
-                    writer.write_table(row_group(start, min(start + ROW_GROUP, NUM_CELLS)))
+                for table in row_groups():
+                    writer.write_table(table)
 
         atomic_write(path, write)
         return path
+
+
+def column_bytes(column: pa.Array | pa.ChunkedArray) -> bytes:
+    """The bytes a column's digest is taken over: its values as numpy holds them (arch strings joined by NUL)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_fixed_size_list(column.type):
+        column = column.flatten()
+    if pa.types.is_string(column.type):
+        return "\0".join(column.to_pylist()).encode() + b"\0"
+    return np.ascontiguousarray(column.to_numpy(zero_copy_only=False)).tobytes()
+
+
+def check_column(path: Path, meta: dict, name: str, column: pa.Array | pa.ChunkedArray) -> None:
+    """Refuse a column whose values are not those written (a flipped byte, a damaged page)."""
+    if hashlib.sha256(column_bytes(column)).hexdigest() != meta["column_sha256"].get(name):
+        raise corrupt(path, f"column {name!r} does not match its recorded sha256")
+
+
+def corrupt(path: Path, what: str) -> SourceError:
+    return SourceError(f"corrupt ground-truth cache {path}: {what}; re-import it with `harness oracle import SRC "
+                       f"--out {path}` (the file it was imported from: `harness oracle info` names it)")
 
 
 def mean_over_seeds(stacked: np.ndarray) -> np.ndarray:
@@ -169,14 +207,17 @@ def open_cache(path: Path) -> tuple[pq.ParquetFile, dict]:
             f"(see README, 'Ground truth'); or point --cache / HARNESS_ORACLE at an existing cache.")
     try:
         file = pq.ParquetFile(path)
-        raw = (file.schema_arrow.metadata or {}).get(_META_KEY)
+        metadata = file.schema_arrow.metadata or {}
+        raw = metadata.get(_META_KEY)
         meta = json.loads(raw) if raw else None
     except (OSError, pa.ArrowException, ValueError) as exc:
-        raise SourceError(f"{path} is not a readable ground-truth cache ({exc}); re-import it with "
-                          f"`harness oracle import SRC --out {path}`") from None
-    if not meta or meta.get("format") != FORMAT:
+        raise SourceError(f"{path} is not a readable ground-truth cache ({' '.join(str(exc).split())}); re-import "
+                          f"it with `harness oracle import SRC --out {path}`") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SourceError(f"{path} is a parquet file but not a ground-truth cache made by `harness oracle import`")
-    if meta["format_version"] != FORMAT_VERSION:
-        raise SourceError(f"{path} has cache format {meta['format_version']}, this harness reads {FORMAT_VERSION}; "
-                          f"re-import the source with `harness oracle import`")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise SourceError(f"{path} has cache format {meta.get('format_version')}, this harness reads "
+                          f"{FORMAT_VERSION}; re-import the source with `harness oracle import`")
+    if hashlib.sha256(raw).hexdigest().encode() != metadata.get(_META_DIGEST_KEY):
+        raise corrupt(path, "its metadata does not match its recorded sha256")
     return file, meta

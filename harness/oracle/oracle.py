@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow as pa
 
 from harness.errors import OracleQueryError
-from harness.oracle.cache import SeriesInfo, mean_over_seeds, open_cache
+from harness.oracle.cache import SeriesInfo, check_column, corrupt, mean_over_seeds, open_cache
 from harness.oracle.keys import COSTS, DATASETS, METRICS, CostKey, SeriesKey
-from harness.paths import oracle_path
+from harness.paths import EMBEDDED_ORACLE, find_oracle
 from harness.space import (
     NUM_CELLS,
     NUM_EDGES,
@@ -39,9 +39,9 @@ class Oracle:
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
-        self.path = oracle_path(path)
+        self.path = find_oracle(path)
         self._file, self.meta = open_cache(self.path)
-        self.order = IndexOrder(self._file.read(columns=["code"]).column(0).to_numpy())
+        self.order = IndexOrder(self._read("code").to_numpy())
         self.series = {info.key: info for info in map(SeriesInfo.from_json, self.meta["series"])}
         self.cost_keys = {CostKey(c["metric"], c["dataset"]) for c in self.meta["costs"]}
         self._columns: dict[str, np.ndarray] = {}
@@ -57,6 +57,11 @@ class Oracle:
         keys = ("benchmark_version", "importer", "harness_version", "created_utc")
         source = {k: v for k, v in self.meta["source"].items() if k != "path"}
         return {"cache": self.path.name, "source": source, **{k: self.meta[k] for k in keys}}
+
+    @property
+    def embedded(self) -> bool:
+        """Whether this is the mean ground truth shipped in the package (no cache was imported)."""
+        return self.path == EMBEDDED_ORACLE
 
     @property
     def table_hash(self) -> str:
@@ -273,7 +278,7 @@ class Oracle:
     def _column(self, name: str) -> np.ndarray:
         values = self._columns.get(name)
         if values is None:
-            column = self._file.read(columns=[name]).column(0).combine_chunks()
+            column = self._read(name)
             if pa.types.is_fixed_size_list(column.type):
                 values = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
             else:
@@ -283,6 +288,17 @@ class Oracle:
         return values
 
 
+    def _read(self, name: str) -> pa.Array:
+        """One column, checked against its recorded sha256; a damaged page or value is a corrupt cache."""
+        try:
+            column = self._file.read(columns=[name]).column(0).combine_chunks()
+        except (OSError, pa.ArrowException) as exc:
+            raise corrupt(self.path, f"column {name!r} does not read ({' '.join(str(exc).split())})") from None
+        check_column(self.path, self.meta, name, column)
+        return column
+
+
 def load(path: str | Path | None = None) -> Oracle:
-    """The oracle at `path`, `$HARNESS_ORACLE`, or `$HARNESS_DATA_DIR/nb201-oracle.parquet`, in that order."""
+    """The oracle at `path`, `$HARNESS_ORACLE`, or `$HARNESS_DATA_DIR/nb201-oracle.parquet`, in that order; with
+    none of them, the mean ground truth shipped in the package (`harness.paths.EMBEDDED_ORACLE`)."""
     return Oracle(path)

@@ -49,10 +49,11 @@ def detect_version(src: Path) -> str | None:
 
 def import_source(src: str | Path, out: str | Path | None = None, *, kind: str = "auto",
                   benchmark_version: str | None = None, order_from: str | Path | None = None,
-                  progress: bool = True) -> Path:
+                  progress: bool = True, about: dict | None = None, record_path: bool = True) -> Path:
     """Read `src` and write the cache to `out` (default: the oracle path); returns the cache's path.
 
-    Nothing is written unless the whole source reads cleanly.
+    Nothing is written unless the whole source reads cleanly. `about` adds to the recorded provenance (the embedded
+    table's release and licence); `record_path=False` leaves out the source's path (a file that ships).
     """
     src, out = Path(src), oracle_path(out)
     if out.is_dir():
@@ -81,8 +82,10 @@ def import_source(src: str | Path, out: str | Path | None = None, *, kind: str =
     except PackageNotFoundError:
         library_version = "unknown"
     provenance = {
-        "source": {"name": src.name, "path": str(src.resolve()), "kind": kind, "sha256": sha256_of(src)},
+        "source": {"name": src.name, **({"path": str(src.resolve())} if record_path else {}), "kind": kind,
+                   "sha256": sha256_of(src)},
         "benchmark_version": benchmark_version,
         "importer": {"name": kind, "version": rules, "library": f"{library} {library_version}"},
+        **(about or {}),
     }
     return builder.write(out, provenance)
