@@ -6,8 +6,8 @@ import errno
 import sys
 
 from harness import __version__
-from harness.cli import (evaluate_cmd, main_job_cmd, oracle_cmd, proxy_cmd, reproduce_cmd, search_cmd, shrink_cmd,
-                         train_cmd)
+from harness.cli import (data_cmd, evaluate_cmd, main_job_cmd, oracle_cmd, proxy_cmd, reproduce_cmd, search_cmd,
+                         shrink_cmd, train_cmd)
 from harness.errors import HarnessError
 
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nb201-harness {__version__}")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     oracle_cmd.register(groups)
+    data_cmd.register(groups)
     evaluate_cmd.register(groups)
     train_cmd.register(groups)
     proxy_cmd.register(groups)
