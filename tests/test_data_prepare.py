@@ -204,12 +204,15 @@ def test_an_incomplete_directory_already_there_is_not_taken_for_prepared(cifar10
     assert main(argv + ["--force"]) == 0
 
 
-def test_bad_names_and_missing_root_are_refused(cifar10_archive, tmp_path, capsys):
+def test_bad_names_are_refused_and_the_root_defaults_to_the_data_directory(cifar10_archive, tmp_path, capsys,
+                                                                           monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         main(["data", "prepare", "cifar1000", "--root", str(tmp_path)])
     assert exit_info.value.code == 2 and "invalid choice: 'cifar1000'" in capsys.readouterr().err
-    assert main(["data", "prepare", "cifar10", "--archive", str(cifar10_archive[0])]) == 2
-    assert "needs --root DIR" in _error_line(capsys)
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "user"))  # no --root: the data directory's images/
+    assert main(["data", "prepare", "cifar10", "--archive", str(cifar10_archive[0]), "--no-verify"]) == 0
+    assert (tmp_path / "user" / "images" / "cifar-10-batches-py" / "data_batch_1").is_file()
+    capsys.readouterr()
     assert main(["data", "prepare", "cifar10", "--root", str(tmp_path / "d"), "--archive", str(tmp_path / "no")]) == 2
     assert f"archive {tmp_path / 'no'} is not a file" in _error_line(capsys)
 

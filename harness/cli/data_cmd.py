@@ -3,8 +3,10 @@ reader, so the first training run does not discover a missing or damaged file.""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import images_dir
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
@@ -20,7 +22,10 @@ def register(groups) -> None:
                     "torchvision (pip install 'nb201-harness[torchvision]'). ImageNet16-120: prints where to get "
                     "the files, and checks DIR/ImageNet16 when --root is given.")
     prepare.add_argument("dataset", choices=DATASETS)
-    prepare.add_argument("--root", metavar="DIR", help="data root to write into (cifar) or check (ImageNet16-120)")
+    prepare.add_argument("--root", metavar="DIR", default=str(images_dir()),
+                         help="data root to write into (cifar) or check (ImageNet16-120); default: images/ in the "
+                              "data directory ($HARNESS_DATA_DIR or the per-user one), where the other commands' "
+                              "--data-root looks by default")
     prepare.add_argument("--archive", metavar="PATH", help="the official archive, already downloaded")
     prepare.add_argument("--no-verify", action="store_true",
                          help="accept an archive whose md5 is not the official one")
@@ -35,9 +40,6 @@ def _prepare(args: argparse.Namespace) -> int:
 
     if args.dataset == "ImageNet16-120":
         return _imagenet16(args)
-    if args.root is None:
-        raise HarnessError(f"harness data prepare {args.dataset} needs --root DIR, the data root to write "
-                           f"{FAMILIES[args.dataset].directory}/ into (the directory later given as --data-root)")
     done = prepare.prepare(args.dataset, args.root, archive=args.archive, verify=not args.no_verify,
                            force=args.force)
     title = FAMILIES[args.dataset].title
@@ -61,7 +63,8 @@ def _imagenet16(args: argparse.Namespace) -> int:
         raise HarnessError(f"{', '.join(given)} does not apply to ImageNet16-120, which the harness only checks: "
                            f"put its files in DIR/ImageNet16/ and run harness data prepare ImageNet16-120 --root DIR")
     print(prepare.IMAGENET16_SOURCE)
-    if args.root is None:
+    if not (Path(args.root) / FAMILIES[args.dataset].directory).is_dir():
+        print(f"(nothing to check yet: {Path(args.root) / FAMILIES[args.dataset].directory} does not exist)")
         return 0
     layout = prepare.check(args.dataset, args.root)
     fam = FAMILIES[args.dataset]
