@@ -85,6 +85,37 @@ def _page(path: Path) -> tuple[_Page, str]:
     return parser, source
 
 
+def test_the_html_report_has_a_boxed_table_with_a_legend_code_and_captioned_figures(evaluation, report):
+    from harness.report.evaluation_report import COLUMN_MEANINGS
+
+    page, source = _page(report / "report.html")
+    assert ".table-box{max-width:100%;overflow-x:auto" in source  # too wide a table scrolls in its box
+    tables = [path for tag, _, path in page.elements if tag == "table"]
+    assert tables and all(path[-1] == "div" for path in tables)
+    boxes = [attrs for tag, attrs, _ in page.elements if tag == "div"]
+    assert len(boxes) == len(tables) and all(a.get("class") == "table-box" for a in boxes)
+    headers = [h for h in source.split("<thead>")[1].split("</thead>")[0].split("<th>")[1:]]
+    headers = [h.split("</th>")[0] for h in headers]
+    legend = source.split('<dl class="legend">')[1].split("</dl>")[0]
+    assert headers == [name for name, _ in COLUMN_MEANINGS]  # every column explained, in order
+    assert all(f"<dt>{h}</dt>" in legend for h in headers)
+    assert source.index("</table>") < source.index('<dl class="legend">') < source.index("<figure>")  # beside it
+    # code as code: the command in a block, arch strings, file names and targets inline
+    assert "<pre><code>harness evaluate noisy.csv --dataset cifar10 --split ori-test</code></pre>" in source
+    assert "<code>metrics.csv</code>" in source and "<code>cifar10/ori-test@200</code>" in source
+    archs = [r.pick["arch"] for r in evaluation.results]
+    assert len(archs) == 4 and all(f'<td class="text"><code>{arch}</code></td>' in source for arch in archs)
+    assert "`" not in page.text.get("body", "")  # no markdown left unrendered
+    images = [(attrs, path) for tag, attrs, path in page.elements if tag == "img"]
+    assert len(images) == 3 and all(path[-1] == "figure" for _, path in images)
+    captions = source.split("<figcaption>")[1:]
+    assert len(captions) == 3 and all(len(c.split("</figcaption>")[0]) > 80 for c in captions)
+    assert all((report / attrs["src"]).is_file() for attrs, _ in images)
+    md = (report / "report.md").read_text()
+    assert md.count("\n*") >= 3 and "Columns:" in md  # captions and the legend in the markdown too
+    assert all("`" + arch.replace("|", "\\|") + "`" in md for arch in archs)  # a bare | would end the cell
+
+
 def test_pick_accuracy_and_best_of_top_10_equal_numpy_on_materialised_resamples(table_oracle):
     truth = table_oracle.accuracy(CELLS, dataset="cifar100", split="x-test")
     score = truth + np.random.default_rng(1).normal(scale=4, size=truth.size)
@@ -121,6 +152,58 @@ def test_top_k_curves_have_bootstrap_bands_equal_to_materialised_resamples(table
             assert [row["ci_low"], row["ci_high"]] == pytest.approx(np.nanpercentile(values, [2.5, 97.5]), abs=1e-9)
 
 
+def test_the_top_k_figure_draws_a_band_per_curve(evaluation):
+    fig = figures.top_k_curves(evaluation)
+    for ax in fig.axes:
+        bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        assert len(bands) == len(ax.lines) == len(evaluation.results)
+    _assert_legends_name_only_drawn_marks(fig)
+
+
+def test_the_recorded_cost_is_shown_or_said_not_recorded(table_oracle, tmp_path):
+    scored = read_scores(REPORTS / "scores" / "zero-cost-synflow-cifar10-02851c3b.parquet", table_oracle.order)
+    ev = evaluate_score_sets([scored], table_oracle, dataset="cifar10", split="ori-test", n_boot=20)
+    costs = headline_table(ev).set_index("score set")["cost"]
+    assert costs["synflow"] == f"{scored.provenance['seconds_per_cell'] * 1e3:.3g} ms/cell"
+    assert (costs.drop("synflow") == "not recorded").all() and len(costs) == 4  # the baselines record none
+    write_report(ev, tmp_path / "r")
+    assert costs["synflow"] in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_dataset_all_writes_one_report_with_a_section_and_rows_per_dataset(table_oracle, tmp_path, capsys):
+    from harness.analysis.evaluate import ALL_TARGETS
+
+    truth = table_oracle.accuracy(CELLS, dataset="cifar100", split="x-test")
+    write_scores(tmp_path / "s.csv", ScoreSet("c100 noisy", table_oracle.cells(CELLS), truth + np.random.default_rng(
+        5).normal(scale=3, size=CELLS.size), {"proxy": "c100 noisy"}), table_oracle.order)
+    common = [str(tmp_path / "s.csv"), "--cache", str(table_oracle.path), "--n-boot", "20"]
+    assert main(["evaluate", *common, "--dataset", "all", "--out", str(tmp_path / "all")]) == 0
+    metrics = pd.read_csv(tmp_path / "all" / "metrics.csv")
+    assert metrics.columns[0] == "dataset" and list(dict.fromkeys(metrics["dataset"])) == list(ALL_TARGETS)
+    for dataset, split in ALL_TARGETS.items():
+        part = metrics[(metrics["dataset"] == dataset) & (metrics["score_set"] == "c100 noisy")].set_index("label")
+        assert set(part["target"]) == {f"{dataset}/{split}@200"}
+        expected = table_oracle.accuracy(CELLS, dataset=dataset, split=split)
+        scores = truth + np.random.default_rng(5).normal(scale=3, size=CELLS.size)
+        assert part.loc["best_accuracy_at_k@1", "value"] == pytest.approx(expected[np.argmax(scores)])
+        assert set(metrics.loc[metrics["dataset"] == dataset, "score_set"]) == {
+            "c100 noisy", "random (seed 0)", "params", "12-epoch accuracy"}
+    md = (tmp_path / "all" / "report.md").read_text()
+    page = (tmp_path / "all" / "report.html").read_text()
+    for dataset, split in ALL_TARGETS.items():
+        assert f"## {dataset} (`{dataset}/{split}@200`)" in md and f'<section id="{dataset}">' in page
+        assert (tmp_path / "all" / "figures" / dataset / "top_k_curves.svg").is_file()
+        assert f"figures/{dataset}/operator_scores.svg" in page
+    assert json.loads((tmp_path / "all" / "provenance.json").read_text())["target"] == [
+        f"{d}/{s}@200" for d, s in ALL_TARGETS.items()]
+    capsys.readouterr()
+    assert main(["evaluate", *common, "--dataset", "all", "--split", "x-test", "--out", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err
+    assert "--split x-test cannot be given with --dataset all" in err and not (tmp_path / "no").exists()
+    assert main(["evaluate", *common, "--dataset", "cifar100", "--out", str(tmp_path / "no")]) == 2
+    assert "--dataset cifar100 needs --split" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
 def _tree(path: Path) -> dict[str, str]:
     return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.rglob("*"))
             if p.is_file()}
@@ -137,6 +220,54 @@ def _fail_on_second_figure(monkeypatch):
         return saved(fig, directory, stem)
 
     monkeypatch.setattr(figures, "save", save)
+
+
+def test_a_full_disk_halfway_leaves_no_partial_report(evaluation, tmp_path, monkeypatch):
+    _fail_on_second_figure(monkeypatch)
+    with pytest.raises(OSError) as err:
+        write_report(evaluation, tmp_path / "out")
+    assert err.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []  # neither the report nor its temporary directory
+
+
+def test_a_full_disk_halfway_leaves_an_earlier_report_as_it_was(evaluation, tmp_path, monkeypatch):
+    from harness.report.evaluation_report import REPORT_ENTRIES
+
+    out = tmp_path / "out"
+    write_report(evaluation, out)
+    (out / "scores").mkdir()  # what the report sits beside (tools/extra-reports keeps its score files there)
+    (out / "scores" / "mine.csv").write_text("arch,score\n")
+    before = _tree(out)
+    with monkeypatch.context() as patched:
+        _fail_on_second_figure(patched)
+        with pytest.raises(OSError):
+            write_report(evaluation, out, title="a new title")
+    assert _tree(out) == before and [p.name for p in tmp_path.iterdir()] == ["out"]
+    write_report(evaluation, out, title="a new title")  # complete: it replaces the report, keeps the rest
+    after = _tree(out)
+    assert after["scores/mine.csv"] == before["scores/mine.csv"] and after["report.md"] != before["report.md"]
+    assert set(after) == set(before) and [p.name for p in tmp_path.iterdir()] == ["out"]
+    (tmp_path / "beside").mkdir()  # a first report beside score files
+    (tmp_path / "beside" / "scores.csv").write_text("arch,score\n")
+    write_report(evaluation, tmp_path / "beside")
+    assert {p.name for p in (tmp_path / "beside").iterdir()} == {"scores.csv", *REPORT_ENTRIES}
+    (tmp_path / "elsewhere" / "figures").mkdir(parents=True)  # someone's figures, not a report's
+    with pytest.raises(HarnessError, match="holds figures but no report.md"):
+        write_report(evaluation, tmp_path / "elsewhere")
+    assert [p.name for p in (tmp_path / "elsewhere").iterdir()] == ["figures"]
+
+
+def test_operator_heatmaps_share_one_rank_scale_with_a_colour_bar(evaluation):
+    fig = figures.operator_heatmaps(evaluation)
+    bars = [ax for ax in fig.axes if "rank" in ax.get_ylabel()]
+    assert len(bars) == 1 and "all panels" in bars[0].get_ylabel()
+    panels = [ax for ax in fig.axes if ax.images and ax not in bars]
+    assert len(panels) == 1 + len(evaluation.results)
+    assert {ax.images[0].get_clim() for ax in panels} == {(0.5, 5.5)}  # one scale
+    assert all("numbers: mean" in ax.get_title() for ax in panels)  # what the numbers are, per panel
+    for ax, r in zip(panels[1:], evaluation.results):  # the colour is the op's rank on its edge
+        ranks = r.operators["proxy_rank"].to_numpy().reshape(6, 5)
+        np.testing.assert_array_equal(ax.images[0].get_array(), ranks)
 
 
 def _drawn(artist) -> bool:
