@@ -284,3 +284,48 @@ def _assert_legends_name_only_drawn_marks(fig):
     for legend in legends:
         named = [t.get_text() for t in legend.get_texts()]
         assert named and set(named) <= drawn, f"legend entries without a mark: {set(named) - drawn}"
+
+
+def test_every_reproduced_table_figure_has_a_panel_per_metric_and_dataset():
+    for table in ("weaknas", "zero-cost", "abs-shrinking", "eps-top20", "abs-correlation", "econas"):
+        rows = pd.read_csv(REPORTS / table / "rows.csv")
+        shown = rows[rows["reason"].isna()]
+        fig = table_figure(rows)
+        panels = [ax for ax in fig.axes if ax.get_visible()]
+        expected = {f"{metric}: {dataset}" for metric, dataset in zip(shown["metric"], shown["dataset"])}
+        assert {ax.get_title() for ax in panels} == expected, table  # one axis per metric and dataset
+        for ax in panels:
+            metric, dataset = ax.get_title().split(": ")
+            part = shown[(shown["metric"] == metric) & (shown["dataset"] == dataset)]
+            assert len(ax.containers[0].lines[0].get_xdata()) == len(part)
+
+
+def test_no_figure_has_a_legend_entry_without_a_mark(evaluation):
+    for table in ("weaknas", "zero-cost", "abs-shrinking", "eps-top20", "abs-correlation", "econas"):
+        rows = pd.read_csv(REPORTS / table / "rows.csv")
+        for data in (rows, rows[rows["published"].isna()]):  # as measured, and with no published number at all
+            _assert_legends_name_only_drawn_marks(table_figure(data))
+    _assert_legends_name_only_drawn_marks(cost_quality_figure(pd.read_csv(REPORTS / "cost-quality.csv")))
+    for figure in (figures.top_k_curves, figures.scores_vs_truth, figures.operator_heatmaps):
+        _assert_legends_name_only_drawn_marks(figure(evaluation))
+
+
+def test_the_cost_quality_chart_keeps_labels_off_each_other_and_the_legend():
+    points = pd.read_csv(REPORTS / "cost-quality.csv")  # the main job's points: a dozen proxies at ~1,000 s
+    fig = cost_quality_figure(points)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [legend.get_window_extent(renderer) for legend in fig.legends]
+    assert len(legends) == 1 and not any(ax.get_legend() for ax in fig.axes)
+    for ax, (dataset, part) in zip(fig.axes, points.groupby("dataset", sort=False)):
+        key = [t for t in ax.texts if t.get_transform() == ax.transAxes]
+        marks = [t for t in ax.texts if t not in key]
+        numbers = sorted(int(n) for t in marks for n in t.get_text().split(", "))
+        assert numbers == list(range(1, len(part) + 1)), dataset  # every point carries its number, once
+        assert all(f"{r.row} ({r.n})" in key[0].get_text() for r in part.itertuples())  # and the key names it
+        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        for a, b in itertools.combinations(boxes, 2):
+            assert not a.overlaps(b), dataset
+        assert not any(box.overlaps(legend) for box in boxes for legend in legends)
+        assert all(ax.bbox.contains(b.x0, b.y0) and ax.bbox.contains(b.x1, b.y1)
+                   for b in (t.get_window_extent(renderer) for t in marks))
