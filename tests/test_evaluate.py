@@ -50,7 +50,7 @@ def test_top_k_bootstrap_equals_materialised_resamples():
     t = np.round(rng.normal(size=300), 1)  # ties in the truth
     s = np.round(t + rng.normal(size=300), 0)  # and many in the scores
     weights = resample_weights(300, 40, 11)
-    got = top_k_bootstrap(t, s, np.ascontiguousarray(weights.T), 20, (1, 5, 10))
+    got = top_k_bootstrap(t, s, np.ascontiguousarray(weights.T), (20,), (1, 5, 10))
     for b, w in enumerate(weights):
         idx = np.repeat(np.arange(300), w)
         for k in (1, 5, 10):

@@ -2,7 +2,9 @@
 
 Intervals are 95% (by default) percentile intervals over bootstrap resamples of the scored cells, the same
 resamples for every metric of a score set, all computed at once from each resample's multiplicities (no loop
-over resamples; see `bootstrap`). P@K, BR@K and WR@K are counts over a handful of cells and get no interval.
+over resamples; see `bootstrap`). P@K, BR@K and WR@K are counts over a handful of cells and get no interval; the
+ground truth of the proxy's top-1 pick and the best among its top 10 (what a search that trusts the proxy ends
+with) get one, as do the top-k curves over k.
 """
 from __future__ import annotations
 
@@ -24,11 +26,15 @@ from harness.analysis.score_sets import ScoreSet, distinct_names
 from harness.errors import HarnessError
 from harness.oracle import Oracle
 from harness.oracle.keys import IMAGES
-from harness.space import class_ids
+from harness.space import class_ids, format_arch
 
 TOP_PERCENTS = (1, 5, 10, 20)
 PRECISION_KS = (10, 100)
 RANK_KS = (10,)
+ACCURACY_KS = (1, 10)  # best ground truth among the proxy's top K: K=1 is its pick
+CURVE_PERCENTS = (1, 2, 5, 10, 20, 30, 50, 100)
+#: `--dataset all`: each dataset against its test split (ori-test on CIFAR-10, x-test on the others, as NB201 reports)
+ALL_TARGETS = {"cifar10": "ori-test", "cifar100": "x-test", "ImageNet16-120": "x-test"}
 COLUMNS = ["metric", "k", "unit", "label", "value", "ci_low", "ci_high", "n_cells", "n_nan", "n_inf", "n_no_truth",
            "reason"]
 
@@ -42,7 +48,7 @@ def metric_label(metric: str, k: float | None, unit: str) -> str:
 
 def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
                     top_percents=TOP_PERCENTS, top_kendall_percent: float = 20, precision_ks=PRECISION_KS,
-                    rank_ks=RANK_KS) -> pd.DataFrame:
+                    rank_ks=RANK_KS, accuracy_ks=ACCURACY_KS) -> pd.DataFrame:
     """All metrics of one score array against the ground truth, one row each (see COLUMNS).
 
     NaN scores and cells without ground truth are counted and excluded; infinite scores are counted and kept, as
@@ -73,7 +79,7 @@ def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha
             add(name, point(t, s), ci=_interval(boot(t, s, weights), alpha) if weights is not None else
                 (math.nan, math.nan))
     top_metrics = [("top_kendall_tau", top_kendall_percent)] + [("retrieval_rate", k) for k in top_percents]
-    boot_top = top_k_bootstrap(t, s, by_cell, top_kendall_percent, top_percents) if weights is not None else {}
+    boot_top = top_k_bootstrap(t, s, by_cell, (top_kendall_percent,), top_percents) if weights is not None else {}
     for name, k in top_metrics:
         if reason:
             add(name, math.nan, k, "%", why=reason)
@@ -95,7 +101,31 @@ def evaluate_scores(y_true, y_score, *, n_boot: int = 1000, seed: int = 0, alpha
         add("best_percentile_at_k", 100 * best / n if ok else math.nan, k, "cells", why=_k_reason(n, k, reason))
         add("worst_rank_at_k", worst, k, "cells", why=_k_reason(n, k, reason))
         add("worst_percentile_at_k", 100 * worst / n if ok else math.nan, k, "cells", why=_k_reason(n, k, reason))
+    ks = [k for k in accuracy_ks if n >= k] if not reason else []
+    boot_best = best_in_top_k_bootstrap(t, s, by_cell, ks) if weights is not None else {}
+    for k in accuracy_ks:
+        best = float(t[m.top_k(s, k)].max()) if k in ks else math.nan
+        add("best_accuracy_at_k", best, k, "cells", _interval(boot_best[k], alpha) if k in boot_best else
+            (math.nan, math.nan), _k_reason(n, k, reason))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def top_k_curves(y_true, y_score, *, percents=CURVE_PERCENTS, n_boot: int = 1000, seed: int = 0,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """Retrieval rate and Kendall tau inside the ground-truth top k% at every k of `percents`, one row each
+    (metric, k, value, ci_low, ci_high), with intervals over the resamples `evaluate_scores` draws for the same
+    cells and seed; no rows where the rank metrics are undefined."""
+    t, raw, _ = m.usable_pairs(y_true, y_score)
+    s = m.rank_ready(raw)
+    columns = ["metric", "k", "value", "ci_low", "ci_high"]
+    if m.undefined_reason(t, s):
+        return pd.DataFrame(columns=columns)
+    boot = top_k_bootstrap(t, s, _resamples(len(t), n_boot, seed)[1], percents, percents) if n_boot > 0 else {}
+    rows = []
+    for k in percents:
+        for name, point in (("retrieval_rate", m.retrieval_rate), ("top_kendall_tau", m.top_k_kendall)):
+            rows.append([name, k, point(t, s, k), *(_interval(boot[(name, k)], alpha) if boot else (math.nan, math.nan))])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _k_reason(n: int, k: int, reason: str | None) -> str:
@@ -148,13 +178,14 @@ def _top_copies(values: np.ndarray, by_cell: np.ndarray, counts) -> dict[int, tu
     return out
 
 
-def top_k_bootstrap(t, s, by_cell, top_kendall_percent: float, top_percents) -> dict:
+def top_k_bootstrap(t, s, by_cell, top_kendall_percents, top_percents) -> dict:
     """Bootstrap values of the top-k% metrics, exactly as on each materialised resample, without a loop:
     a resample's top K in truth (or score) order takes each cell's copies until K are taken, so P@K counts
     min(copies in truth's top K, copies in the score's top K), and top-k% Kendall is the weighted tau-b of the
-    truth's top-K copies. `by_cell` is the (n, B) transpose of the resample multiplicities."""
+    truth's top-K copies (NaN where fewer than two cells can be among them). `by_cell` is the (n, B) transpose
+    of the resample multiplicities. Keys: ("retrieval_rate", k) and ("top_kendall_tau", k)."""
     n = len(t)
-    counts = {k: m.top_k_count(n, k) for k in (*top_percents, top_kendall_percent)}
+    counts = {k: m.top_k_count(n, k) for k in (*top_percents, *top_kendall_percents)}
     by_truth = _top_copies(t, by_cell, set(counts.values()))
     by_score = _top_copies(s, by_cell, {counts[k] for k in top_percents})
     out = {}
@@ -162,9 +193,19 @@ def top_k_bootstrap(t, s, by_cell, top_kendall_percent: float, top_percents) -> 
         (cells_t, copies_t), (cells_s, copies_s) = by_truth[counts[k]], by_score[counts[k]]
         _, in_t, in_s = np.intersect1d(cells_t, cells_s, assume_unique=True, return_indices=True)
         out[("retrieval_rate", k)] = np.minimum(copies_t[in_t], copies_s[in_s]).sum(axis=0) / counts[k]
-    cells, copies = by_truth[counts[top_kendall_percent]]
-    out[("top_kendall_tau", top_kendall_percent)] = kendall_tau_b_weighted(t[cells], s[cells], copies.T)
+    for k in top_kendall_percents:
+        cells, copies = by_truth[counts[k]]
+        out[("top_kendall_tau", k)] = (kendall_tau_b_weighted(t[cells], s[cells], copies.T) if cells.size > 1
+                                       else np.full(by_cell.shape[1], math.nan))
     return out
+
+
+def best_in_top_k_bootstrap(t, s, by_cell, ks) -> dict[int, np.ndarray]:
+    """(B,) bootstrap values of the best ground truth among the proxy's top K cells for each K in `ks`, exactly as
+    on each materialised resample: its top K by score takes each cell's copies until K are taken (ties to the
+    earlier cell), and the best truth among the cells with a copy taken is the value (K=1: the pick's truth)."""
+    return {k: np.where(copies > 0, t[cells][:, None], -np.inf).max(axis=0)
+            for k, (cells, copies) in _top_copies(s, by_cell, set(ks)).items()} if ks else {}
 
 
 def collapse_to_classes(cells, y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +217,8 @@ def collapse_to_classes(cells, y_true, y_score) -> tuple[np.ndarray, np.ndarray]
 
 @dataclass
 class SetResult:
-    """One score set's evaluation: its cells' official indices and ground truth, metrics, operator scores."""
+    """One score set's evaluation: its cells' official indices and ground truth, metrics, operator scores, the
+    top-k curves (`top_k_curves`) and its top-1 pick (`top_pick`)."""
 
     score_set: ScoreSet
     indices: np.ndarray
@@ -184,6 +226,8 @@ class SetResult:
     metrics: pd.DataFrame
     operators: pd.DataFrame
     baseline: bool = False
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pick: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -207,8 +251,9 @@ class Evaluation:
         frames = []
         for r in self.results:
             frame = r.metrics.copy()
-            frame.insert(0, "score_set", r.score_set.name)
-            frame.insert(1, "baseline", r.baseline)
+            frame.insert(0, "dataset", self.dataset)
+            frame.insert(1, "score_set", r.score_set.name)
+            frame.insert(2, "baseline", r.baseline)
             frame["target"] = self.target
             frame["table_hash"] = self.oracle_provenance.get("source", {}).get("sha256", "")
             frames.append(frame)
@@ -263,7 +308,19 @@ def _evaluate_one(sset: ScoreSet, oracle: Oracle, truth_all: np.ndarray, truth_o
     indices = oracle.indices(sset.cells)
     truth = truth_all[indices]
     t, s = collapse_to_classes(sset.cells, truth, sset.scores) if settings["iso_classes"] else (truth, sset.scores)
-    metrics = evaluate_scores(t, s, n_boot=settings["n_boot"], seed=settings["seed"], alpha=settings["alpha"])
+    boot = {"n_boot": settings["n_boot"], "seed": settings["seed"], "alpha": settings["alpha"]}
+    metrics = evaluate_scores(t, s, **boot)
     finite = np.isfinite(sset.scores)
     return SetResult(sset, indices, truth, metrics, operator_table(sset.cells[finite], sset.scores[finite], truth_ops),
-                     baseline)
+                     baseline, top_k_curves(t, s, **boot), top_pick(sset.cells, truth, sset.scores, truth_all))
+
+
+def top_pick(cells, truth, scores, truth_all) -> dict:
+    """The cell the proxy ranks first among those with a score and a ground truth (ties to the earlier cell): its
+    arch string, ground truth, and rank in the whole table (1 = best); empty when no cell qualifies."""
+    usable = np.flatnonzero(np.isfinite(truth) & ~np.isnan(scores))
+    if usable.size == 0:
+        return {}
+    best = usable[m.top_k(m.rank_ready(scores[usable]), 1)[0]]
+    return {"arch": format_arch(cells[best]), "truth": float(truth[best]),
+            "global_rank": int(np.sum(truth_all > truth[best]) + 1), "of": int(np.isfinite(truth_all).sum())}

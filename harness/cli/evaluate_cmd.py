@@ -19,7 +19,7 @@ def register(groups) -> None:
                            description="Evaluate how well score files rank cells against the ground truth, next to "
                                        "no-training baselines (random, params, 12-epoch accuracy). " + SCORE_FILES)
     ev.add_argument("scores", nargs="*", metavar="SCORES", help="score files (none: the baselines alone)")
-    _target_args(ev, required=True)
+    _target_args(ev, required=True, all_datasets=True)
     ev.add_argument("--out", default="reports/evaluation", help="report directory (default reports/evaluation)")
     ev.add_argument("--n-boot", type=positive_int, default=1000, help="bootstrap resamples for intervals (default 1000)")
     ev.add_argument("--seed", type=seed_int, default=0, help="seed of the resamples and the random baseline")
@@ -49,12 +49,30 @@ def register(groups) -> None:
     ck.set_defaults(run=_check)
 
 
-def _target_args(parser, required: bool, hp: int | None = 200) -> None:
-    parser.add_argument("--dataset", required=required, help="ground truth: cifar10-valid, cifar10, cifar100, "
-                                                              "ImageNet16-120")
-    parser.add_argument("--split", required=required, help="x-valid, x-test or ori-test")
+def _target_args(parser, required: bool, hp: int | None = 200, all_datasets: bool = False) -> None:
+    every = (", or all: one report over cifar10 (ori-test), cifar100 and ImageNet16-120 (x-test), without --split"
+             if all_datasets else "")
+    parser.add_argument("--dataset", required=required,
+                        help=f"ground truth: cifar10-valid, cifar10, cifar100, ImageNet16-120{every}")
+    parser.add_argument("--split", required=required and not all_datasets, help="x-valid, x-test or ori-test")
     parser.add_argument("--hp", type=positive_int, default=hp, help="training schedule of the ground truth (default 200)")
     parser.add_argument("--cache", help=CACHE_HELP)
+
+
+def _targets(dataset: str, split: str | None) -> list[tuple[str, str]]:
+    """(dataset, split) of every ground truth --dataset and --split ask for."""
+    from harness.analysis.evaluate import ALL_TARGETS
+
+    if dataset == "all":
+        if split is not None:
+            raise HarnessError(f"--split {split} cannot be given with --dataset all, which evaluates each dataset on "
+                               f"its own test split ({', '.join(f'{d} {s}' for d, s in ALL_TARGETS.items())}): drop "
+                               f"--split, or name one --dataset")
+        return list(ALL_TARGETS.items())
+    if split is None:
+        raise HarnessError(f"--dataset {dataset} needs --split (x-valid, x-test or ori-test); only --dataset all "
+                           f"goes without one")
+    return [(dataset, split)]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -66,14 +84,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if not args.scores and args.no_baselines:
         raise HarnessError("nothing to evaluate: give score files, or drop --no-baselines to evaluate the baselines")
+    targets = _targets(args.dataset, args.split)
     oracle = Oracle(args.cache)
     sets = [read_scores(path, oracle.order) for path in args.scores]
-    evaluation = evaluate_score_sets(sets, oracle, dataset=args.dataset, split=args.split, hp=args.hp,
-                                     baselines=not args.no_baselines, iso_classes=args.iso, n_boot=args.n_boot,
-                                     seed=args.seed, allow_mismatch=args.allow_mismatch)
-    written = write_report(evaluation, args.out, origin=origin(args))
-    print(f"ground truth {evaluation.target} ({oracle.meta['benchmark_version']})")
-    print(headline_table(evaluation).to_string(index=False))
+    evaluations = [evaluate_score_sets(sets, oracle, dataset=dataset, split=split, hp=args.hp,
+                                       baselines=not args.no_baselines, iso_classes=args.iso, n_boot=args.n_boot,
+                                       seed=args.seed, allow_mismatch=args.allow_mismatch)
+                   for dataset, split in targets]
+    written = write_report(evaluations, args.out, origin=origin(args))
+    for evaluation in evaluations:
+        print(f"ground truth {evaluation.target} ({oracle.meta['benchmark_version']})")
+        print(headline_table(evaluation).to_string(index=False))
     print(f"report: {written['markdown']} (and report.html, metrics.csv, figures/)")
     return 0
 

@@ -10,7 +10,7 @@ import pandas as pd
 from harness.atomic import atomic_write
 from harness.report.evaluation_report import markdown_table
 from harness.report.figures import save
-from harness.report.reproduce_figures import QUALITY_METRIC, cost_quality_figure, cost_quality_points
+from harness.report.reproduce_figures import QUALITY_METRIC, cost_quality_figure, cost_quality_points, numbered
 from harness.reproduce.results import compared_rows, measured_rows
 
 
@@ -47,11 +47,9 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
     points = cost_quality_points(frames)
     save(cost_quality_figure(points), out, "cost-quality")
     atomic_write(out / "cost-quality.csv", lambda tmp: points.to_csv(tmp, index=False))
-    order = {dataset: i for i, dataset in enumerate(dict.fromkeys(points["dataset"]))}
-    ranked = points.assign(order=points["dataset"].map(order)).sort_values(["order", QUALITY_METRIC],
-                                                                            ascending=[True, False])
-    ranked = ranked.assign(kendall_tau=ranked[QUALITY_METRIC].map("{:.3f}".format),
-                           seconds=ranked["seconds"].map("{:.1f}".format))
+    ranked = numbered(points)  # numbered as the chart's points are
+    ranked = ranked.assign(**{"#": ranked["number"], QUALITY_METRIC: ranked[QUALITY_METRIC].map("{:.3f}".format),
+                              "seconds": ranked["seconds"].map("{:.1f}".format)})
     text = [f"# Reproduced tables (preset {preset})", "",
             f"Written by `harness reproduce all --preset {preset}` (the main job); each table's own page has its rows "
             "beside the published numbers, intervals, settings, score files and their code hashes (`rows.csv`) and "
@@ -63,8 +61,9 @@ def write_overview(out: str | Path, preset: str, tables) -> pd.DataFrame:
         text += [f"Machine: {machine['platform']}, {machine['cpus']} CPUs, torch {machine['torch']}{gpu}.", ""]
     text += ["## Cost against quality", "",
              "Kendall tau against the seconds each measurement took (supernet training included; a row's cells in "
-             "brackets). Points over fewer cells have wider intervals: see each table.", "",
+             "brackets). Each point carries its number in the table below (and in the key beside its panel). Points "
+             "over fewer cells have wider intervals: see each table.", "",
              "![Kendall tau against seconds](cost-quality.png)", "",
-             markdown_table(ranked[["dataset", "table", "row", "kendall_tau", "n", "seconds"]]), ""]
+             markdown_table(ranked[["dataset", "#", "table", "row", "kendall_tau", "n", "seconds"]]), ""]
     atomic_write(out / "reproduce.md", lambda tmp: Path(tmp).write_text("\n".join(text)))
     return points
