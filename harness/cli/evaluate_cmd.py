@@ -25,6 +25,10 @@ def register(groups) -> None:
     ev.add_argument("--seed", type=seed_int, default=0, help="seed of the resamples and the random baseline")
     ev.add_argument("--iso", action="store_true", help="collapse cells to isomorphism classes first (class means)")
     ev.add_argument("--no-baselines", action="store_true", help="leave out the random, params and 12-epoch rows")
+    ev.add_argument("--against", default="zoo",
+                    help="compare each score file, paired on the cells both scored, with the zoo's proxies (zoo, the "
+                         "default, when the zoo has scores for the dataset), the named ones (synflow,naswot) or none")
+    ev.add_argument("--zoo", default="reports/zoo", help="the zoo directory (default reports/zoo, the repository's)")
     ev.add_argument("--allow-mismatch", action="store_true",
                     help="evaluate score files whose provenance names another dataset's images or another ground "
                          "truth (refused otherwise); the report says so")
@@ -91,12 +95,39 @@ def _evaluate(args: argparse.Namespace) -> int:
                                        baselines=not args.no_baselines, iso_classes=args.iso, n_boot=args.n_boot,
                                        seed=args.seed, allow_mismatch=args.allow_mismatch)
                    for dataset, split in targets]
-    written = write_report(evaluations, args.out, origin=origin(args))
+    comparisons, zoo_notes = _against_zoo(args, evaluations, oracle)
+    written = write_report(evaluations, args.out, origin=origin(args), comparisons=comparisons, zoo_notes=zoo_notes)
     for evaluation in evaluations:
         print(f"ground truth {evaluation.target} ({oracle.meta['benchmark_version']})")
         print(headline_table(evaluation).to_string(index=False))
     print(f"report: {written['markdown']} (and report.html, metrics.csv, figures/)")
     return 0
+
+
+def _against_zoo(args: argparse.Namespace, evaluations, oracle) -> tuple[list, list[str]]:
+    """Per evaluation, the paired comparison of each score file with the zoo (or None), and what was not compared."""
+    import pandas as pd
+
+    from harness.analysis.paired import compare_scores
+    from harness.proxies.zoo import ZOO_OF, entries, load
+
+    names = None if args.against in ("zoo", "none") else [n.strip() for n in args.against.split(",") if n.strip()]
+    comparisons, notes = [], []
+    for e in evaluations:
+        mine = [r.score_set for r in e.results if not r.baseline]
+        have = [x for x in entries(args.zoo) if x.dataset == ZOO_OF.get(e.dataset)]
+        if args.against == "none" or not mine or (names is None and not have):
+            if args.against == "zoo" and mine:
+                notes.append(f"Not compared with the zoo on {e.dataset}: --zoo holds no scores for "
+                             f"{ZOO_OF.get(e.dataset, e.dataset)} (`harness zoo build`, or --zoo DIR).")
+            comparisons.append(None)
+            continue
+        zoo = {z.name: (oracle.indices(z.cells), z.scores) for z in load(args.zoo, e.dataset, oracle.order, names)}
+        truth = oracle.accuracy(dataset=e.dataset, split=e.split, hp=e.hp)
+        comparisons.append(pd.concat([compare_scores(s.name, truth, oracle.indices(s.cells), s.scores, zoo,
+                                                     n_boot=args.n_boot, seed=args.seed) for s in mine],
+                                     ignore_index=True))
+    return comparisons, notes
 
 
 def _check(args: argparse.Namespace) -> int:

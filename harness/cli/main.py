@@ -7,7 +7,7 @@ import sys
 
 from harness import __version__
 from harness.cli import (data_cmd, evaluate_cmd, main_job_cmd, oracle_cmd, proxy_cmd, reproduce_cmd, search_cmd,
-                         shrink_cmd, train_cmd)
+                         shrink_cmd, train_cmd, zoo_cmd)
 from harness.errors import HarnessError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.register(groups)
     train_cmd.register(groups)
     proxy_cmd.register(groups)
+    zoo_cmd.register(groups)
     search_cmd.register(groups)
     shrink_cmd.register(groups)
     reproduce_cmd.register(groups)

@@ -17,6 +17,7 @@ from harness.analysis.operators import operator_agreement
 from harness.atomic import atomic_write
 from harness.errors import HarnessError
 from harness.provenance import code_version
+from harness.report import comparison as zoo_comparison
 from harness.report import figures, html_page
 from harness.report.staging import staged_directory
 
@@ -46,7 +47,7 @@ COLUMN_MEANINGS = [
              "the file does not say"),
 ]
 #: what a report directory holds, all replaced together (anything else there stays)
-REPORT_ENTRIES = ("figures", "metrics.csv", "provenance.json", "report.html", "report.md")
+REPORT_ENTRIES = ("comparison.csv", "figures", "metrics.csv", "provenance.json", "report.html", "report.md")
 FIGURES = [
     ("scores_vs_truth", "Scores against the ground truth",
      "One panel per score set: its scores (x) against the ground truth {target} (y); hexagons (cells per hexagon, "
@@ -127,11 +128,14 @@ def _notes(evaluation: Evaluation) -> list[str]:
 
 
 def write_report(evaluation: Evaluation | Sequence[Evaluation], out_dir: str | Path, title: str | None = None,
-                 origin: dict | None = None) -> dict[str, Path]:
+                 origin: dict | None = None, comparisons: Sequence[pd.DataFrame | None] | None = None,
+                 zoo_notes: Sequence[str] = ()) -> dict[str, Path]:
     """Write the report of one evaluation, or of several (a section per target), into `out_dir`, staged so that a
     failure leaves no partial report and an earlier one as it was. Returns the paths written, keyed by name
     ('metrics', 'markdown', 'html', 'provenance', and per figure 'STEM.png', or 'DATASET/STEM.png' for several).
-    `origin` ({"command", "code_hash"}) names what wrote it."""
+    `origin` ({"command", "code_hash"}) names what wrote it. `comparisons` (one per evaluation, rows of
+    `harness.analysis.paired.COLUMNS`) add the leaderboard and forest plot against the zoo and comparison.csv;
+    `zoo_notes` say what was not compared and why."""
     evaluations = [evaluation] if isinstance(evaluation, Evaluation) else list(evaluation)
     if not evaluations:
         raise HarnessError("nothing to report: no evaluation given")
@@ -143,20 +147,27 @@ def write_report(evaluation: Evaluation | Sequence[Evaluation], out_dir: str | P
         raise HarnessError(f"--out {out} holds {', '.join(clash)} but no report.md: not an earlier report, which "
                            f"the new one would replace; give another directory")
     several = len(evaluations) > 1
+    comparisons = list(comparisons) if comparisons is not None else [None] * len(evaluations)
     with staged_directory(out) as staging:
-        written = _write(evaluations, staging, several, title, origin)
+        written = _write(evaluations, staging, several, title, origin, comparisons, list(zoo_notes))
     return {key: out / path.relative_to(staging) for key, path in written.items()}
 
 
 def _write(evaluations: list[Evaluation], out: Path, several: bool, title: str | None,
-           origin: dict | None) -> dict[str, Path]:
+           origin: dict | None, comparisons: list, zoo_notes: list[str]) -> dict[str, Path]:
     written: dict[str, Path] = {}
     table = pd.concat([e.metrics_table() for e in evaluations], ignore_index=True)
     written["metrics"] = atomic_write(out / "metrics.csv", lambda tmp: table.to_csv(tmp, index=False))
-    for e in evaluations:
+    paired = [c.assign(dataset=e.dataset, target=e.target) for e, c in zip(evaluations, comparisons)
+              if c is not None and len(c)]
+    if paired:
+        frame = pd.concat(paired, ignore_index=True)
+        written["comparison"] = atomic_write(out / "comparison.csv", lambda tmp: frame.to_csv(tmp, index=False))
+    for e, comparison in zip(evaluations, comparisons):
         prefix = f"{e.dataset}/" if several else ""
         figs = {"scores_vs_truth": figures.scores_vs_truth(e), "top_k_curves": figures.top_k_curves(e),
                 "operator_scores": figures.operator_heatmaps(e)}
+        figs.update({f"zoo-{name}": zoo_comparison.forest_plot(comparison, name) for name in _compared(comparison)})
         for stem, fig in figs.items():
             png, svg = figures.save(fig, out / "figures" / prefix, stem)
             written[f"{prefix}{stem}.png"], written[f"{prefix}{stem}.svg"] = png, svg
@@ -184,12 +195,14 @@ def _write(evaluations: list[Evaluation], out: Path, several: bool, title: str |
              f"harness {provenance['harness_version']}, {provenance['created_utc']}.")
     wrote = f"Written by `{origin['command']}` (code `{origin['code_hash']}`)." if origin else ""
     closing = "All metrics with intervals: `metrics.csv`; provenance of every score set: `provenance.json`."
-    md = [f"# {title}", "", intro, ""] + ([wrote, ""] if wrote else [])
+    md = [f"# {title}", "", intro, ""] + ([wrote, ""] if wrote else []) + [f"*{n}*" for n in zoo_notes] + (
+        [""] if zoo_notes else [])
     body = [f"<h1>{html_page.inline(title)}</h1>", f"<p>{html_page.inline(intro)}</p>"]
     if origin:
         body += [f"<p>Written by (code <code>{origin['code_hash']}</code>):</p>", html_page.pre(origin["command"])]
-    for e in evaluations:
-        section_md, section_html = _section(e, several)
+    body += [f"<p><em>{html_page.inline(n)}</em></p>" for n in zoo_notes]
+    for e, comparison in zip(evaluations, comparisons):
+        section_md, section_html = _section(e, several, comparison)
         md += section_md
         body += section_html
     md += [closing, ""]
@@ -200,7 +213,12 @@ def _write(evaluations: list[Evaluation], out: Path, several: bool, title: str |
     return written
 
 
-def _section(evaluation: Evaluation, several: bool) -> tuple[list[str], list[str]]:
+def _compared(comparison: pd.DataFrame | None) -> list[str]:
+    return list(dict.fromkeys(comparison["proxy"])) if comparison is not None and len(comparison) else []
+
+
+def _section(evaluation: Evaluation, several: bool, comparison: pd.DataFrame | None = None
+             ) -> tuple[list[str], list[str]]:
     """The markdown and HTML of one target: the headline table and its legend, the picks, notes, figures."""
     level, tag = ("###", "h3") if several else ("##", "h2")
     prefix = f"{evaluation.dataset}/" if several else ""
@@ -220,6 +238,20 @@ def _section(evaluation: Evaluation, several: bool) -> tuple[list[str], list[str
     if notes:
         md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
         body.append("<ul>" + "".join(f"<li>{html_page.inline(n)}</li>" for n in notes) + "</ul>")
+    for name in _compared(comparison):
+        result = next(r for r in evaluation.results if r.score_set.name == name)
+        by_label = result.metrics.set_index("label")["value"]
+        board = zoo_comparison.leaderboard(comparison, name, by_label.to_dict(), int(result.metrics["n_cells"].iloc[0]))
+        heading = f"{name} against the zoo"
+        caption = (f"{name} minus each zoo proxy on the cells both scored, with 95% paired bootstrap intervals; filled: "
+                   f"Holm-adjusted p below 0.05. Every metric's rows: `comparison.csv`.")
+        md += [f"{level} {heading}", "", markdown_table(board.assign(proxy=board["proxy"].map(
+            lambda p: f"**{p}**" if p.endswith("(yours)") else p))), "", "Columns:", ""]
+        md += [f"- {c}: {meaning}" for c, meaning in zoo_comparison.LEADERBOARD_MEANINGS] + [""]
+        md += [f"![{heading}](figures/{prefix}zoo-{name}.png)", "", f"*{caption}*", ""]
+        body += [f"<{tag}>{html_page.inline(heading)}</{tag}>", html_page.table(board),
+                 html_page.legend(zoo_comparison.LEADERBOARD_MEANINGS),
+                 html_page.figure(f"figures/{prefix}zoo-{name}.svg", heading, caption)]
     for stem, heading, caption in FIGURES:
         caption = caption.format(target=f"`{evaluation.target}`")
         md += [f"{level} {heading}", "", f"![{heading}](figures/{prefix}{stem}.png)", "", f"*{caption}*", ""]

@@ -1,0 +1,89 @@
+"""The committed zoo (reports/zoo): what it holds, that a fresh scoring of its cells gives its scores exactly, and
+`harness evaluate` comparing a new proxy with it end to end on the real ground truth."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.analysis.paired import COLUMNS, PAIRED_METRICS
+from harness.analysis.score_sets import read_scores
+from harness.cli.main import main
+from harness.errors import HarnessError
+from harness.proxies.zoo import build, compare, entries, load
+from harness.space import format_archs
+
+ZOO = Path(__file__).resolve().parents[1] / "reports" / "zoo"
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_the_committed_zoo_holds_the_cheap_proxies_on_every_cell(capsys):
+    held = {(e.dataset, e.proxy) for e in entries(ZOO)}
+    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+        assert {(dataset, "params"), (dataset, "flops")} <= held
+    assert ("cifar10", "synflow") in held
+    for entry in entries(ZOO):
+        provenance = read_scores(entry.path).provenance
+        assert provenance["proxy"] == entry.proxy and provenance["dataset"] == entry.dataset
+        assert provenance["n_cells"] == (15625 if provenance["cells"] == "all" else int(provenance["cells"].split(":")[1]))
+    assert main(["zoo", "list", "--zoo", str(ZOO)]) == 0
+    out = capsys.readouterr().out
+    assert "synflow" in out and "15625" in out and "ms/cell" in out
+
+
+def test_a_fresh_scoring_of_zoo_cells_gives_the_zoo_scores_exactly(tmp_path, table_oracle, cifar10_root, nb201_dir):
+    zoo_sets = {s.name: s for s in load(ZOO, "cifar10", table_oracle.order)}
+    rng = np.random.default_rng(0)
+    for name, n in (("params", 30), ("synflow", 8), ("jacob_cov", 4)):
+        if name not in zoo_sets:
+            continue
+        committed = zoo_sets[name]
+        pick = rng.choice(len(committed.cells), n, replace=False)
+        cells_file = tmp_path / f"{name}-cells.csv"
+        pd.DataFrame({"arch": format_archs(committed.cells[pick])}).to_csv(cells_file, index=False)
+        fresh, = build(tmp_path / "zoo", "cifar10", [name], cells=str(cells_file), data_root=str(cifar10_root),
+                       splits_dir=str(nb201_dir / "splits"), order=table_oracle.order, progress=False,
+                       report=lambda line: None)
+        again = read_scores(fresh, table_oracle.order)
+        np.testing.assert_array_equal(again.cells, committed.cells[pick])
+        np.testing.assert_array_equal(again.scores, committed.scores[pick])  # exactly: same code, same batch
+        assert again.provenance["code_hash"] == committed.provenance["code_hash"]
+
+
+def test_evaluate_compares_a_new_proxy_with_the_zoo(tmp_path, table_oracle, table_csv, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    truth = pd.read_csv(table_csv, usecols=["arch", "cifar10/ori-test@200"]).sample(1500, random_state=1)
+    scores = truth["cifar10/ori-test@200"] + np.random.default_rng(1).normal(0, 2, len(truth))
+    pd.DataFrame({"arch": truth["arch"], "score": scores}).to_csv("mine.csv", index=False)
+    assert main(["evaluate", "mine.csv", "--dataset", "cifar10", "--split", "ori-test", "--cache",
+                 str(table_oracle.path), "--zoo", str(ZOO), "--n-boot", "200", "--out", "rep"]) == 0
+    rows = pd.read_csv("rep/comparison.csv")
+    assert list(rows.columns) == COLUMNS + ["dataset", "target"]
+    zoo_names = {e.proxy for e in entries(ZOO) if e.dataset == "cifar10"}
+    assert set(rows["against"]) == zoo_names and set(rows["metric"]) == set(PAIRED_METRICS)
+    params = rows[(rows["against"] == "params") & (rows["metric"] == "kendall_tau")].iloc[0]
+    assert params["n"] == 1500 and params["diff"] == pytest.approx(params["value"] - params["against_value"])
+    report = Path("rep/report.md").read_text()
+    assert "## mine against the zoo" in report and "**mine (yours)**" in report
+    assert Path("rep/figures/zoo-mine.png").stat().st_size > 0 and "zoo-mine.svg" in Path("rep/report.html").read_text()
+    table = compare("mine.csv", dataset="cifar10", zoo=ZOO, oracle=table_oracle, n_boot=200)  # the Python API
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), rows[COLUMNS].reset_index(drop=True),
+                                  check_dtype=False)
+    assert main(["evaluate", "mine.csv", "--dataset", "cifar10", "--split", "ori-test", "--cache",
+                 str(table_oracle.path), "--zoo", str(ZOO), "--against", "params,nope", "--out", "rep2"]) == 2
+
+
+def test_without_a_zoo_the_report_says_so_and_named_proxies_must_exist(tmp_path, table_oracle):
+    sset = tmp_path / "s.csv"
+    cells = table_oracle.cells(np.arange(200))
+    pd.DataFrame({"arch": format_archs(cells), "score": np.arange(200.0)}).to_csv(sset, index=False)
+    assert main(["evaluate", str(sset), "--dataset", "cifar100", "--split", "x-test", "--cache",
+                 str(table_oracle.path), "--zoo", str(tmp_path / "none"), "--n-boot", "20", "--out",
+                 str(tmp_path / "rep")]) == 0
+    assert "Not compared with the zoo on cifar100: --zoo holds no scores" in (tmp_path / "rep" / "report.md").read_text()
+    assert not (tmp_path / "rep" / "comparison.csv").exists()
+    with pytest.raises(HarnessError, match="has no nope for cifar10; it has .*params"):
+        load(ZOO, "cifar10", names=["nope"])
+    assert json.loads((tmp_path / "rep" / "provenance.json").read_text())["target"] == "cifar100/x-test@200"
