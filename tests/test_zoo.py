@@ -87,3 +87,25 @@ def test_without_a_zoo_the_report_says_so_and_named_proxies_must_exist(tmp_path,
     with pytest.raises(HarnessError, match="has no nope for cifar10; it has .*params"):
         load(ZOO, "cifar10", names=["nope"])
     assert json.loads((tmp_path / "rep" / "provenance.json").read_text())["target"] == "cifar100/x-test@200"
+
+
+def test_dataset_all_compares_on_each_dataset_with_its_own_zoo(tmp_path, table_oracle):
+    cells = table_oracle.cells(np.arange(0, 15625, 25))
+    truth = table_oracle.accuracy(np.arange(0, 15625, 25), dataset="cifar100", split="x-test")
+    pd.DataFrame({"arch": format_archs(cells), "score": truth + np.random.default_rng(4).normal(0, 3, truth.size)}
+                 ).to_csv(tmp_path / "s.csv", index=False)
+    assert main(["evaluate", str(tmp_path / "s.csv"), "--dataset", "all", "--cache", str(table_oracle.path), "--zoo",
+                 str(ZOO), "--against", "params,flops", "--n-boot", "50", "--out", str(tmp_path / "rep")]) == 0
+    rows = pd.read_csv(tmp_path / "rep" / "comparison.csv")
+    assert set(rows["dataset"]) == {"cifar10", "cifar100", "ImageNet16-120"} and set(rows["against"]) == {"params", "flops"}
+    assert (rows["n"] == 625).all()
+    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+        assert (tmp_path / "rep" / "figures" / dataset / "zoo-s.png").is_file()
+
+
+def test_zoo_build_refuses_unknown_proxies_and_skips_image_proxies_without_images(tmp_path):
+    with pytest.raises(HarnessError, match="rebn not in the zoo; its proxies are params, flops"):
+        build(tmp_path, "cifar10", ["rebn"])
+    said = []
+    assert build(tmp_path, "cifar10", ["snip"], cells="sample:3:0", report=said.append) == []
+    assert said == ["zoo cifar10/snip: skipped, it needs images (--data-root DIR holding cifar10's)"]
