@@ -11,7 +11,7 @@ from harness.analysis.paired import COLUMNS, PAIRED_METRICS
 from harness.analysis.score_sets import read_scores
 from harness.cli.main import main
 from harness.errors import HarnessError
-from harness.proxies.zoo import build, compare, entries, load
+from harness.proxies.zoo import ZOO_OF, add, build, compare, entries, load
 from harness.space import format_archs
 
 ZOO = Path(__file__).resolve().parents[1] / "reports" / "zoo"
@@ -26,7 +26,9 @@ def test_the_committed_zoo_holds_the_cheap_proxies_on_every_cell(capsys):
     assert ("cifar10", "synflow") in held
     for entry in entries(ZOO):
         provenance = read_scores(entry.path).provenance
-        assert provenance["proxy"] == entry.proxy and provenance["dataset"] == entry.dataset
+        assert ZOO_OF[provenance["dataset"]] == entry.dataset
+        assert provenance["proxy"] == entry.proxy or ("zoo_source" in provenance
+                                                      and entry.proxy.startswith(provenance["proxy"]))
         assert provenance["n_cells"] == (15625 if provenance["cells"] == "all" else int(provenance["cells"].split(":")[1]))
     assert main(["zoo", "list", "--zoo", str(ZOO)]) == 0
     out = capsys.readouterr().out
@@ -109,3 +111,19 @@ def test_zoo_build_refuses_unknown_proxies_and_skips_image_proxies_without_image
     said = []
     assert build(tmp_path, "cifar10", ["snip"], cells="sample:3:0", report=said.append) == []
     assert said == ["zoo cifar10/snip: skipped, it needs images (--data-root DIR holding cifar10's)"]
+
+
+def test_a_score_file_from_the_store_joins_the_zoo_with_its_provenance(tmp_path, capsys):
+    store = Path(__file__).resolve().parents[1] / "reports" / "scores"
+    angle = next(store.glob("cifar10-valid-seed0-*-angle-*.parquet"))
+    out = add(tmp_path, angle, "angle-s0")
+    assert out == tmp_path / "cifar10" / "angle-s0.parquet"
+    joined, original = read_scores(out), read_scores(angle)
+    np.testing.assert_array_equal(joined.scores, original.scores)
+    assert joined.provenance == {**original.provenance, "zoo_source": angle.name}
+    assert add(tmp_path, angle, "angle-s0") == out  # the same scores again: nothing to refuse
+    other = next(store.glob("cifar10-valid-seed1-*-angle-*.parquet"))
+    assert main(["zoo", "add", str(other), "--as", "angle-s0", "--zoo", str(tmp_path)]) == 2
+    assert "holds other scores" in capsys.readouterr().err
+    with pytest.raises(HarnessError, match="zoo name 'a b'"):
+        add(tmp_path, angle, "a b")

@@ -29,6 +29,14 @@ def register(groups) -> None:
     data_options(build)
     build.set_defaults(run=_build)
 
+    add = commands.add_parser("add", help="put a score file made elsewhere (a supernet proxy) into the zoo")
+    add.add_argument("file", help="a score file, e.g. one of the main job's store (reports/scores/)")
+    add.add_argument("--as", dest="name", required=True, help="its name in the zoo (the file's stem)")
+    add.add_argument("--dataset", help="the zoo dataset (default: the images the file says it was scored on)")
+    add.add_argument("--zoo", default="reports/zoo", help=ZOO_HELP)
+    add.add_argument("--force", action="store_true", help="replace other scores of that name")
+    add.set_defaults(run=_add)
+
     listing = commands.add_parser("list", help="what the zoo holds: cells, settings, seconds per cell")
     listing.add_argument("--zoo", default="reports/zoo", help=ZOO_HELP)
     listing.set_defaults(run=_list)
@@ -44,6 +52,13 @@ def _build(args: argparse.Namespace) -> int:
     build(args.zoo, args.dataset, [p.strip() for p in args.proxies.split(",") if p.strip()], cells=args.cells,
           data_root=args.data_root, splits_dir=str(splits_dir(args.splits)), device=args.device,
           shard=parse_shard(args.shard), order=oracle.order, table_hash=oracle.table_hash, progress=not args.quiet)
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from harness.proxies.zoo import add
+
+    print(f"wrote {add(args.zoo, args.file, args.name, dataset=args.dataset, force=args.force)}")
     return 0
 
 

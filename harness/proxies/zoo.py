@@ -48,7 +48,30 @@ def load(zoo: str | Path, dataset: str, order=None, names=None) -> list[ScoreSet
     if missing:
         raise HarnessError(f"the zoo at {zoo} has no {', '.join(missing)} for {ZOO_OF[dataset]}; it has "
                            f"{', '.join(sorted(found)) or 'nothing'} (`harness zoo list`; `harness zoo build` scores more)")
-    return [read_scores(found[name].path, order) for name in (names or sorted(found))]
+    return [read_scores(found[name].path, order, name=name) for name in (names or sorted(found))]
+
+
+def add(zoo: str | Path, path: str | Path, name: str, *, dataset: str | None = None, force: bool = False) -> Path:
+    """Put a score file made elsewhere (a supernet proxy of the main job, from the store) into the zoo as
+    `DATASET/NAME.parquet`, its provenance kept; another file already there under that name is replaced only with
+    `force`."""
+    import re
+
+    from harness.analysis.score_sets import write_scores
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise HarnessError(f"zoo name {name!r}: use letters, digits, '_', '.' and '-' (it becomes a file name)")
+    scores = read_scores(path)
+    dataset = dataset or ZOO_OF.get(scores.provenance.get("dataset", ""))
+    if dataset not in ZOO_DATASETS:
+        raise HarnessError(f"{path} does not say which dataset's images it was scored on; pass --dataset "
+                           f"({', '.join(ZOO_DATASETS)})")
+    out = Path(zoo) / dataset / f"{name}.parquet"
+    provenance = {**scores.provenance, "zoo_source": Path(path).name}
+    if out.exists() and not force and read_scores(out).provenance != provenance:
+        raise HarnessError(f"{out} holds other scores; choose another name, or pass --force to replace them")
+    write_scores(out, ScoreSet(name, scores.cells, scores.scores, provenance))
+    return out
 
 
 def build(zoo: str | Path, dataset: str, proxies=ZOO_PROXIES, *, cells: str = "all", data_root: str | None = None,
