@@ -25,6 +25,7 @@ def register(groups) -> None:
     build.add_argument("--zoo", default="reports/zoo", help=ZOO_HELP)
     build.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     build.add_argument("--cache", help="ground truth, for the files' official indices and table hash")
+    build.add_argument("--force", action="store_true", help="replace a finished file of another job (a sample)")
     build.add_argument("--quiet", action="store_true")
     data_options(build)
     build.set_defaults(run=_build)
@@ -51,7 +52,8 @@ def _build(args: argparse.Namespace) -> int:
     oracle = Oracle(args.cache)
     build(args.zoo, args.dataset, [p.strip() for p in args.proxies.split(",") if p.strip()], cells=args.cells,
           data_root=args.data_root, splits_dir=str(splits_dir(args.splits)), device=args.device,
-          shard=parse_shard(args.shard), order=oracle.order, table_hash=oracle.table_hash, progress=not args.quiet)
+          shard=parse_shard(args.shard), order=oracle.order, table_hash=oracle.table_hash, progress=not args.quiet,
+          force=args.force)
     return 0
 
 
