@@ -4,6 +4,7 @@ its box scrolls inside it). Screenshots are kept in the test's tmp_path. A missi
 a skip would pass without ever looking at the page."""
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,9 +34,12 @@ def report_html(table_oracle, tmp_path_factory):
     write_scores(root / "noisy.csv", ScoreSet("noisy truth", table_oracle.cells(idx), noisy,
                                               {"proxy": "noisy truth", "seconds_per_cell": 0.004}), table_oracle.order)
     assert main(["evaluate", str(root / "noisy.csv"), "--dataset", "cifar10", "--split", "ori-test", "--cache",
-                 str(table_oracle.path), "--n-boot", "50", "--out", str(root / "report")]) == 0
+                 str(table_oracle.path), "--n-boot", "50", "--zoo", str(ZOO), "--out", str(root / "report")]) == 0
     return root / "report" / "report.html"
 
+
+#: the committed zoo: its leaderboard and forest plot are part of the page checked
+ZOO = Path(__file__).resolve().parents[1] / "reports" / "zoo"
 
 LAYOUT = """() => {
   const table = document.querySelector('table');  // the metrics table, the page's first
@@ -67,5 +71,5 @@ def test_the_report_fits_the_window(report_html, tmp_path, width, height):
     left, right = layout["box"]
     assert 0 <= left and right <= layout["innerWidth"], layout  # the table's box inside the window
     assert layout["tableWidth"] <= layout["boxWidth"] or layout["boxScrolls"] == "auto", layout
-    assert len(layout["images"]) == 3 and all(loaded and right <= width for loaded, right in layout["images"])
+    assert len(layout["images"]) == 4 and all(loaded and right <= width for loaded, right in layout["images"])
     assert (tmp_path / f"report-{width}.png").stat().st_size > 10_000

@@ -250,7 +250,7 @@ def test_a_full_disk_halfway_leaves_an_earlier_report_as_it_was(evaluation, tmp_
     (tmp_path / "beside").mkdir()  # a first report beside score files
     (tmp_path / "beside" / "scores.csv").write_text("arch,score\n")
     write_report(evaluation, tmp_path / "beside")
-    assert {p.name for p in (tmp_path / "beside").iterdir()} == {"scores.csv", *REPORT_ENTRIES}
+    assert {p.name for p in (tmp_path / "beside").iterdir()} == {"scores.csv", *REPORT_ENTRIES} - {"comparison.csv"}
     (tmp_path / "elsewhere" / "figures").mkdir(parents=True)  # someone's figures, not a report's
     with pytest.raises(HarnessError, match="holds figures but no report.md"):
         write_report(evaluation, tmp_path / "elsewhere")

@@ -75,6 +75,9 @@ def test_evaluate_compares_a_new_proxy_with_the_zoo(tmp_path, table_oracle, tabl
                                   check_dtype=False)
     assert main(["evaluate", "mine.csv", "--dataset", "cifar10", "--split", "ori-test", "--cache",
                  str(table_oracle.path), "--zoo", str(ZOO), "--against", "params,nope", "--out", "rep2"]) == 2
+    assert main(["evaluate", "mine.csv", "--dataset", "cifar10", "--split", "ori-test", "--cache",
+                 str(table_oracle.path), "--against", "none", "--n-boot", "20", "--out", "rep"]) == 0
+    assert not Path("rep/comparison.csv").exists() and not Path("rep/figures/zoo-mine.png").exists()  # none stale
 
 
 def test_without_a_zoo_the_report_says_so_and_named_proxies_must_exist(tmp_path, table_oracle):

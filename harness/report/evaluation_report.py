@@ -148,7 +148,7 @@ def write_report(evaluation: Evaluation | Sequence[Evaluation], out_dir: str | P
                            f"the new one would replace; give another directory")
     several = len(evaluations) > 1
     comparisons = list(comparisons) if comparisons is not None else [None] * len(evaluations)
-    with staged_directory(out) as staging:
+    with staged_directory(out, owned=REPORT_ENTRIES) as staging:
         written = _write(evaluations, staging, several, title, origin, comparisons, list(zoo_notes))
     return {key: out / path.relative_to(staging) for key, path in written.items()}
 

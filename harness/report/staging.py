@@ -17,9 +17,10 @@ from pathlib import Path
 
 
 @contextmanager
-def staged_directory(out: str | Path) -> Iterator[Path]:
+def staged_directory(out: str | Path, owned: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield an empty temporary directory beside `out` to write the report into; when the block ends without an
-    error, its entries replace those of the same names in `out` (or it becomes `out`). On an error nothing of it
+    error, its entries replace those of the same names in `out` (or it becomes `out`), and the `owned` entries of an
+    earlier report that the new one lacks (a comparison it no longer makes) are removed. On an error nothing of it
     remains and `out` is as it was."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +31,10 @@ def staged_directory(out: str | Path) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; give it the user's usual mode
         if out.exists():
+            stale = [out / name for name in owned if (out / name).exists() and not (staging / name).exists()]
             _move_entries(staging, out)
+            for path in stale:
+                os.rename(path, staging / f".stale-{path.name}")  # removed with the staging directory
         else:
             os.rename(staging, out)
     finally:
