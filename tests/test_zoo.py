@@ -35,7 +35,9 @@ def test_the_committed_zoo_holds_the_cheap_proxies_on_every_cell(capsys):
     assert "synflow" in out and "15625" in out and "ms/cell" in out
 
 
-def test_a_fresh_scoring_of_zoo_cells_gives_the_zoo_scores_exactly(tmp_path, table_oracle, cifar10_root, nb201_dir):
+def test_a_fresh_scoring_of_zoo_cells_gives_the_zoo_scores(tmp_path, table_oracle, cifar10_root, nb201_dir):
+    """params exactly; the networks' scores to float rounding: torch orders a reduction by the CPU's vector width
+    (AVX2 or AVX-512 kernels), so the same code and batch on another machine differ in the last bits."""
     zoo_sets = {s.name: s for s in load(ZOO, "cifar10", table_oracle.order)}
     rng = np.random.default_rng(0)
     for name, n in (("params", 30), ("synflow", 8), ("jacob_cov", 4)):
@@ -50,7 +52,10 @@ def test_a_fresh_scoring_of_zoo_cells_gives_the_zoo_scores_exactly(tmp_path, tab
                        report=lambda line: None)
         again = read_scores(fresh, table_oracle.order)
         np.testing.assert_array_equal(again.cells, committed.cells[pick])
-        np.testing.assert_array_equal(again.scores, committed.scores[pick])  # exactly: same code, same batch
+        if name == "params":
+            np.testing.assert_array_equal(again.scores, committed.scores[pick])
+        else:
+            np.testing.assert_allclose(again.scores, committed.scores[pick], rtol=1e-5)
         assert again.provenance["code_hash"] == committed.provenance["code_hash"]
 
 

@@ -136,3 +136,35 @@ def images_root(args: argparse.Namespace) -> str:
     from harness.paths import images_dir
 
     return args.data_root or str(images_dir())
+
+
+def executor_options(parser: argparse.ArgumentParser, shards: bool = True) -> None:
+    """--executor local|ray and --address (and --shards: Ray tasks per scoring job)."""
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local (default): this process; ray: Ray tasks on a local Ray instance, or on the "
+                             "cluster at --address (pip install 'nb201-harness[ray]')")
+    parser.add_argument("--address", help="with --executor ray: an existing Ray cluster (HOST:6379, ray://HOST:10001, "
+                                          "or auto: the one this machine belongs to); default: start a local one")
+    if shards:
+        parser.add_argument("--shards", type=positive_int,
+                            help="with --executor ray: tasks per scoring job (default one per CPU of the cluster, per "
+                                 "GPU with --device cuda; a resumed job keeps its number)")
+
+
+def ray_executor(args: argparse.Namespace):
+    """The `RayExecutor` the options ask for, or None for the local one; an option that goes with Ray alone, given
+    without it, is refused (never ignored)."""
+    from harness.errors import HarnessError
+
+    if args.executor != "ray":
+        given = [f"--{k}" for k in ("address", "shards") if getattr(args, k, None)]
+        if given:
+            raise HarnessError(f"{' and '.join(given)} only go with --executor ray; add it, or leave them out")
+        return None
+    if getattr(args, "shard", None):
+        raise HarnessError(f"--shard {args.shard} scores one shard in this process, while --executor ray runs every "
+                           f"shard as a Ray task (--shards N); use one or the other")
+    from harness.executor import RayExecutor, import_ray
+
+    import_ray()  # without the extra: the one-line error before anything else
+    return RayExecutor(args.address)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import data_options, device, json_settings, seed_int
+from harness.cli.arguments import data_options, device, executor_options, json_settings, ray_executor, seed_int
 
 
 def register(groups) -> None:
@@ -30,6 +30,7 @@ def register(groups) -> None:
                                        "(default as for `harness evaluate`)")
     score.add_argument("--force", action="store_true", help="replace a finished --out that holds another job's scores")
     score.add_argument("--quiet", action="store_true")
+    executor_options(score)
     score.set_defaults(run=_score)
 
     merge = groups.add_parser("merge-scores", help="join the shard files of one scoring job")
@@ -62,15 +63,21 @@ def _score(args: argparse.Namespace) -> int:
     from harness.proxies import ProxyContext, get_proxy
     from harness.proxies.scoring import parse_shard, score_cells
 
-    proxy = get_proxy(args.proxy)
     from harness.paths import splits_dir
 
+    proxy = get_proxy(args.proxy)
     context = ProxyContext(dataset=args.dataset, data_root=args.data_root, splits_dir=str(splits_dir(args.splits)),
-                           run_dir=args.run_dir,
-                           device=args.device, seed=args.seed,
+                           run_dir=args.run_dir, device=args.device, seed=args.seed,
                            settings=proxy.resolve_settings(json_settings(args.settings)))
-    result = score_cells(proxy, args.cells, context, args.out, shard=parse_shard(args.shard),
-                         progress=not args.quiet, force=args.force, **_ground_truth(args.cache))
+    common = {"progress": not args.quiet, "force": args.force, **_ground_truth(args.cache)}
+    executor = ray_executor(args)
+    if executor is None:
+        result = score_cells(proxy, args.cells, context, args.out, shard=parse_shard(args.shard), **common)
+    else:
+        from harness.proxies.on_ray import score_on_ray
+
+        with executor:
+            result = score_on_ray(proxy, args.cells, context, args.out, executor, shards=args.shards, **common)
     verb = "reused the finished" if result.source else "wrote"
     print(f"{verb} {args.out}: {len(result.scores)} cells, {result.provenance['seconds_per_cell'] * 1e3:.2f} ms/cell "
           f"(code {result.provenance['code_hash']})")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import CACHE_HELP, data_options, seed_int
+from harness.cli.arguments import CACHE_HELP, data_options, executor_options, ray_executor, seed_int
 from harness.errors import HarnessError
 
 
@@ -32,10 +32,30 @@ def register(groups) -> None:
                      help="re-derive the tables from the score files and histories kept beside them (OUT's scores/ "
                           "store, committed with reports/): nothing is trained or scored")
     rep.add_argument("--quiet", action="store_true")
+    executor_options(rep, shards=False)
     rep.set_defaults(run=_reproduce)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    executor = ray_executor(args)
+    with executor or nullcontext():
+        return _measure(args, executor)
+
+
+def _on_ray(executor):
+    """With a Ray executor, each table's units computed as Ray tasks before the table is measured."""
+    if executor is None:
+        return None
+    from functools import partial
+
+    from harness.reproduce.on_ray import compute_units
+
+    return partial(compute_units, executor=executor)
+
+
+def _measure(args: argparse.Namespace, executor) -> int:
     from pathlib import Path
 
     from harness.oracle import Oracle
@@ -45,7 +65,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.tables and args.table != "all":
         raise HarnessError(f"--tables chooses among all the tables; `reproduce {args.table}` measures one already")
     options = {"oracle": Oracle(args.cache), "data_root": args.data_root, "splits_dir": str(splits_dir(args.splits)),
-               "seed": args.seed, "progress": not args.quiet, "force": args.force, "from_scores": args.from_scores}
+               "seed": args.seed, "progress": not args.quiet, "force": args.force, "from_scores": args.from_scores,
+               "prepare": _on_ray(executor)}
     reports = Path("reports") if args.preset == "cpu" else Path("reports") / args.preset
     if args.table == "all":
         out = Path(args.out) if args.out else reports

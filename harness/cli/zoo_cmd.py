@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import data_options, device
+from harness.cli.arguments import data_options, device, executor_options, ray_executor
 
 ZOO_HELP = "the zoo directory (default reports/zoo: the repository's committed one, when run from its root)"
 
@@ -28,6 +28,7 @@ def register(groups) -> None:
     build.add_argument("--force", action="store_true", help="replace a finished file of another job (a sample)")
     build.add_argument("--quiet", action="store_true")
     data_options(build)
+    executor_options(build)
     build.set_defaults(run=_build)
 
     add = commands.add_parser("add", help="put a score file made elsewhere (a supernet proxy) into the zoo")
@@ -44,16 +45,20 @@ def register(groups) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from harness.oracle import Oracle
     from harness.paths import splits_dir
     from harness.proxies.scoring import parse_shard
     from harness.proxies.zoo import build
 
     oracle = Oracle(args.cache)
-    build(args.zoo, args.dataset, [p.strip() for p in args.proxies.split(",") if p.strip()], cells=args.cells,
-          data_root=args.data_root, splits_dir=str(splits_dir(args.splits)), device=args.device,
-          shard=parse_shard(args.shard), order=oracle.order, table_hash=oracle.table_hash, progress=not args.quiet,
-          force=args.force)
+    executor = ray_executor(args)
+    with executor or nullcontext():
+        build(args.zoo, args.dataset, [p.strip() for p in args.proxies.split(",") if p.strip()], cells=args.cells,
+              data_root=args.data_root, splits_dir=str(splits_dir(args.splits)), device=args.device,
+              shard=parse_shard(args.shard), order=oracle.order, table_hash=oracle.table_hash,
+              progress=not args.quiet, force=args.force, executor=executor, shards=args.shards)
     return 0
 
 

@@ -76,10 +76,12 @@ def add(zoo: str | Path, path: str | Path, name: str, *, dataset: str | None = N
 
 def build(zoo: str | Path, dataset: str, proxies=ZOO_PROXIES, *, cells: str = "all", data_root: str | None = None,
           splits_dir: str | None = None, device: str = "cpu", shard=None, order=None, table_hash=None,
-          progress: bool = True, force: bool = False, report=print) -> list[Path]:
+          progress: bool = True, force: bool = False, report=print, executor=None, shards: int | None = None
+          ) -> list[Path]:
     """Score every proxy of `proxies` on `cells` into `zoo/dataset/PROXY.parquet` (`.shard-I-of-N.parquet` with
     `shard`), resuming or reusing what is there. A proxy that needs images is skipped, saying so, without a
     `data_root`. A finished file of another job (a sample, to be replaced by all cells) is refused unless `force`.
+    With a `RayExecutor`, each proxy's cells are scored in `shards` Ray tasks (`harness.proxies.on_ray`).
     Returns the files finished."""
     if dataset not in ZOO_DATASETS:
         raise HarnessError(f"zoo dataset {dataset!r}: expected one of {', '.join(ZOO_DATASETS)}")
@@ -96,8 +98,13 @@ def build(zoo: str | Path, dataset: str, proxies=ZOO_PROXIES, *, cells: str = "a
         suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard else ""
         out = Path(zoo) / dataset / f"{name}{suffix}.parquet"
         context = ProxyContext(dataset=dataset, data_root=data_root, splits_dir=splits_dir, device=device)
-        result = score_cells(proxy, cells, context, out, shard=shard, order=order, table_hash=table_hash,
-                             progress=progress, force=force)
+        common = {"order": order, "table_hash": table_hash, "progress": progress, "force": force}
+        if executor is None:
+            result = score_cells(proxy, cells, context, out, shard=shard, **common)
+        else:
+            from harness.proxies.on_ray import score_on_ray
+
+            result = score_on_ray(proxy, cells, context, out, executor, shards=shards, **common)
         report(f"zoo {dataset}/{name}: {len(result.scores)} cells, {result.provenance['seconds_per_cell'] * 1e3:.1f} "
                f"ms/cell -> {out}")
         done.append(out)

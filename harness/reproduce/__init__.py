@@ -33,13 +33,14 @@ def table_code_hash(table: str) -> str:
 
 def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: str | None = None,
               splits_dir: str | None = None, seed: int = 0, progress: bool = True, runs: str | Path | None = None,
-              scores: str | Path | None = None, force: bool = False, from_scores: bool = False):
+              scores: str | Path | None = None, force: bool = False, from_scores: bool = False, prepare=None):
     """Measure `table` at `preset` into `out` (rows.csv, table.md, figure.png, provenance.json); returns the rows'
     frame. Supernets are kept in `runs`, score files and histories in the store `scores` (by default both beside
     `out`, as the main job keeps them: `out/../runs`, `out/../scores`). A table `out` already holds from the same code, preset, settings, seed and data is
     returned as it is unless `force`; an interrupted one resumes from its runs and score files. `from_scores`
     re-derives the table from the store alone (nothing trained or scored, no images needed), keeping the machine,
-    the seconds and the images of the run that computed it."""
+    the seconds and the images of the run that computed it. `prepare(module, preset, inputs, table)` runs first
+    when the table is measured: `harness.reproduce.on_ray.compute_units` computes its units as Ray tasks."""
     import os
     import time
     from datetime import datetime, timezone
@@ -68,6 +69,8 @@ def reproduce(table: str, preset: str, out: str | Path, *, oracle, data_root: st
             previous.get(k) == v for k, v in identity.items()):
         return pd.read_csv(out / "rows.csv")
     began = time.perf_counter()
+    if prepare is not None and not from_scores:
+        prepare(module, preset, inputs, table)
     rows = module.run(preset, out, inputs)
     command = f"harness reproduce {table} --preset {preset}" + (f" --seed {seed}" if seed else "")
     provenance = {**identity, "command": command, "scores": Path(os.path.relpath(inputs.scores, out)).as_posix(),

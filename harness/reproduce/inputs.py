@@ -67,21 +67,20 @@ class Inputs:
         that another seed measures other cells; all cells when `count` covers the space."""
         return f"sample:{count}:{self.seed}" if count < len(self.oracle.cells()) else "all"
 
+    def train(self, config, run_dir: Path) -> None:
+        """Train (or finish) the supernet `config` in `run_dir`; one that finished is reused as it is."""
+        from harness.train.loop import train
+
+        train(config, run_dir, resume=(Path(run_dir) / "config.json").exists())
+
     def score(self, label: str, proxy_name: str, cells: str, context, run_key: str | None = None):
         """The `ScoreSet` of `proxy_name` on the `cells` spec with `context`, kept in the store as
         `LABEL-DIGEST.parquet`: scored (or reused: the same job by the same code) into it, or with `from_scores`
         read from it and checked to be the same job. `run_key` names the supernet the context's run is."""
         from harness.analysis.score_sets import read_scores
-        from harness.proxies import get_proxy
-        from harness.proxies.scoring import differences, job_identity, score_cells
+        from harness.proxies.scoring import differences, score_cells
 
-        proxy = get_proxy(proxy_name)
-        context = replace(context, settings=proxy.resolve_settings(context.settings))
-        if self.from_scores:
-            context = replace(context, run_dir=None)  # no supernet is needed (nor trained) to re-derive
-        job = {k: v for k, v in job_identity(proxy, context, cells).items()
-               if k not in ("code_hash", "checkpoint_sha256")}
-        path = self.scores / f"{slug(label)}-{digest({**job, 'run': run_key})}.parquet"
+        proxy, context, job, path = self.score_job(label, proxy_name, cells, context, run_key)
         if not self.from_scores:  # the name pins the job but code and supernet: a file it names otherwise is stale
             scored = score_cells(proxy, cells, context, path, order=self.oracle.order,
                                  table_hash=self.oracle.table_hash, progress=self.progress, force=True)
@@ -95,6 +94,20 @@ class Inputs:
             raise HarnessError(f"--from-scores: {path.name} holds another job ({'; '.join(changed)}); run the table "
                                f"without --from-scores")
         return scored
+
+    def score_job(self, label: str, proxy_name: str, cells: str, context, run_key: str | None = None):
+        """What `score` scores: the proxy, the context with its settings resolved, the job (without code and
+        supernet) and the store's file of it."""
+        from harness.proxies import get_proxy
+        from harness.proxies.scoring import job_identity
+
+        proxy = get_proxy(proxy_name)
+        context = replace(context, settings=proxy.resolve_settings(context.settings))
+        if self.from_scores:
+            context = replace(context, run_dir=None)  # no supernet is needed (nor trained) to re-derive
+        job = {k: v for k, v in job_identity(proxy, context, cells).items()
+               if k not in ("code_hash", "checkpoint_sha256")}
+        return proxy, context, job, self.scores / f"{slug(label)}-{digest({**job, 'run': run_key})}.parquet"
 
     def method_run(self, prefix: str, job: dict, *modules: str) -> Path:
         """Where a method's run (EPS, shrinking) of `job` lives: `runs/PREFIX-DIGEST-CODE`, CODE the hash of the

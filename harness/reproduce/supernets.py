@@ -31,9 +31,7 @@ def supernet(inputs: Inputs, dataset: str, seed: int, overrides: dict):
     key = f"{dataset}-seed{seed}-{digest(config.identity())}"
     run_dir = Path(inputs.runs) / f"{key}-{training_code_hash()[:8]}"
     if not inputs.from_scores:
-        from harness.train.loop import train
-
-        train(config, run_dir, resume=(run_dir / "config.json").exists())
+        inputs.train(config, run_dir)
     return run_dir, config, key
 
 
