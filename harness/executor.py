@@ -57,10 +57,11 @@ def import_ray():
 class RayExecutor:
     """A connection to Ray for the length of a `with` block: `address` an existing cluster ('auto' finds the one
     this machine belongs to), None a local instance on this machine with `cpus` CPUs (default all), stopped at the
-    end. An instance already started in this process (a test's, a notebook's) is used and left running."""
+    end. An instance already started in this process (a test's, a notebook's) is used and left running. `gpus`:
+    the work runs on CUDA, so a cluster without a GPU is refused (the driver itself may have none)."""
 
-    def __init__(self, address: str | None = None, cpus: int | None = None):
-        self.address, self.cpus = address, cpus
+    def __init__(self, address: str | None = None, cpus: int | None = None, gpus: bool = False):
+        self.address, self.cpus, self.gpus = address, cpus, gpus
         self._started = False
 
     def __enter__(self) -> RayExecutor:
@@ -78,6 +79,11 @@ class RayExecutor:
                 raise HarnessError(f"--address {self.address}: Ray could not join the cluster there ({exc}); check "
                                    f"the address and its token (RAY_AUTH_MODE=token, ~/.ray/auth_token)") from None
             self._started = True
+        if self.gpus and not ray.cluster_resources().get("GPU"):
+            self.__exit__()
+            where = f"the Ray cluster at {self.address}" if self.address else "the local Ray instance"
+            raise HarnessError(f"--device cuda: {where} has no GPU; give --address of a cluster with GPUs, or use "
+                               f"--device cpu")
         return self
 
     def __exit__(self, *exc) -> None:

@@ -252,6 +252,16 @@ def test_tasks_ask_for_a_gpu_when_the_proxy_runs_on_cuda(tmp_path):
         assert len(recorder.tasks) == 4 and {t.gpus for t in recorder.tasks} == {gpus}
 
 
+def test_cuda_is_checked_on_the_cluster_not_on_the_driver(cluster, tmp_path, capsys, monkeypatch):
+    """A driver without a GPU (a login node) may send CUDA work to a cluster; one without GPUs refuses it."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", "params", "--out", "a.csv", "--device", "cuda", "--executor", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda: the local Ray instance has no GPU" in err and "sees 0 CUDA" not in err
+    assert ray.is_initialized() and not list(tmp_path.iterdir())  # the test's instance is left running
+
+
 def test_resumed_jobs_keep_their_number_of_shards(cluster, tmp_path, capsys):
     out = tmp_path / "p.csv"
     Path(f"{out}.shards").mkdir()

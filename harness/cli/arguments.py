@@ -111,23 +111,38 @@ def data_options(parser: argparse.ArgumentParser) -> None:
 
 def device(text: str) -> str:
     """cpu, cuda, cuda:N or mps; a GPU that torch cannot see is refused before anything runs."""
+    name = device_name(text)
+    missing = unseen_device(name)
+    if missing:
+        raise argparse.ArgumentTypeError(missing)
+    return name
+
+
+def device_name(text: str) -> str:
+    """cpu, cuda, cuda:N or mps, not yet checked against this machine: where the work may run elsewhere
+    (`--executor ray`), `executor_device` checks it where it runs."""
     kind, _, number = text.partition(":")
     if kind not in ("cpu", "cuda", "mps") or (number and (kind != "cuda" or not number.isdigit())):
         raise argparse.ArgumentTypeError(f"{text!r} is not a device: expected cpu, cuda, cuda:N or mps")
+    return text
+
+
+def unseen_device(name: str) -> str:
+    """Why torch on this machine cannot use the device `name` ('' when it can)."""
+    kind, _, number = name.partition(":")
     if kind == "cpu":
-        return text
+        return ""
     import torch
 
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise argparse.ArgumentTypeError("mps: torch sees no Apple GPU here; use --device cpu")
+        return "mps: torch sees no Apple GPU here; use --device cpu"
     if kind == "cuda":
         visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
         build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
         if visible <= int(number or 0):
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: torch {torch.__version__} ({build}) sees {visible} CUDA GPU(s); use --device cpu, or "
-                f"install a CUDA build of torch on a machine with a GPU")
-    return text
+            return (f"{name!r}: torch {torch.__version__} ({build}) sees {visible} CUDA GPU(s); use --device cpu, or "
+                    f"install a CUDA build of torch on a machine with a GPU")
+    return ""
 
 
 def images_root(args: argparse.Namespace) -> str:
@@ -153,13 +168,18 @@ def executor_options(parser: argparse.ArgumentParser, shards: bool = True) -> No
 
 def ray_executor(args: argparse.Namespace):
     """The `RayExecutor` the options ask for, or None for the local one; an option that goes with Ray alone, given
-    without it, is refused (never ignored)."""
+    without it, is refused (never ignored). A `--device` (parsed with `device_name`) is checked where the work runs:
+    by this machine's torch for the local executor, by the cluster's GPUs for Ray."""
     from harness.errors import HarnessError
 
+    cuda = str(getattr(args, "device", "cpu")).startswith("cuda")
     if args.executor != "ray":
         given = [f"--{k}" for k in ("address", "shards") if getattr(args, k, None)]
         if given:
             raise HarnessError(f"{' and '.join(given)} only go with --executor ray; add it, or leave them out")
+        missing = unseen_device(getattr(args, "device", "cpu"))
+        if missing:
+            raise HarnessError(missing)
         return None
     if getattr(args, "shard", None):
         raise HarnessError(f"--shard {args.shard} scores one shard in this process, while --executor ray runs every "
@@ -167,4 +187,4 @@ def ray_executor(args: argparse.Namespace):
     from harness.executor import RayExecutor, import_ray
 
     import_ray()  # without the extra: the one-line error before anything else
-    return RayExecutor(args.address)
+    return RayExecutor(args.address, gpus=cuda)

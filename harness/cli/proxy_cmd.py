@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import data_options, device, executor_options, json_settings, ray_executor, seed_int
+from harness.cli.arguments import data_options, device_name, executor_options, json_settings, ray_executor, seed_int
 
 
 def register(groups) -> None:
@@ -21,7 +21,8 @@ def register(groups) -> None:
     score.add_argument("--dataset", default="cifar10", help="dataset whose head, size or images the proxy uses")
     data_options(score)
     score.add_argument("--run", dest="run_dir", help="a run directory from `harness train` (for supernet proxies)")
-    score.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    score.add_argument("--device", type=device_name, default="cpu",
+                       help="cpu, cuda or cuda:N (default cpu; with --executor ray, the cluster's GPUs)")
     score.add_argument("--seed", type=seed_int, default=0)
     score.add_argument("--settings", default="{}", help="the proxy's settings as a JSON object (`harness proxies list` "
                                                         "shows each proxy's, with types and defaults)")

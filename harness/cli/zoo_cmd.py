@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.arguments import data_options, device, executor_options, ray_executor
+from harness.cli.arguments import data_options, device_name, executor_options, ray_executor
 
 ZOO_HELP = "the zoo directory (default reports/zoo: the repository's committed one, when run from its root)"
 
@@ -23,7 +23,8 @@ def register(groups) -> None:
     build.add_argument("--cells", default="all", help="all (default) | sample:N[:SEED]: a seeded subset for slow proxies")
     build.add_argument("--shard", help="i/n: one process per shard; join with harness merge-scores")
     build.add_argument("--zoo", default="reports/zoo", help=ZOO_HELP)
-    build.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    build.add_argument("--device", type=device_name, default="cpu",
+                       help="cpu, cuda or cuda:N (default cpu; with --executor ray, the cluster's GPUs)")
     build.add_argument("--cache", help="ground truth, for the files' official indices and table hash")
     build.add_argument("--force", action="store_true", help="replace a finished file of another job (a sample)")
     build.add_argument("--quiet", action="store_true")
