@@ -34,10 +34,10 @@ class Task:
     gpus: float = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Progress:
-    """One bar over all tasks: `probe()` says how many units (cells) the tasks have finished, read from what they
-    write as they go; without a probe, the bar counts finished tasks."""
+    """One bar over all tasks, `total` `unit`s: `probe()` says how many units (cells) the tasks have finished, read
+    from what they write as they go; without a probe, the units are the tasks and the bar counts finished ones."""
 
     total: int
     desc: str
@@ -106,7 +106,7 @@ class RayExecutor:
                                                           retry_exceptions=False)(t.fn)
         refs = [remote[t.fn, t.cpus, t.gpus].options(name=t.label or t.fn.__name__).remote(*t.args) for t in tasks]
         task_of = dict(zip(refs, tasks))
-        bar = _bar(progress, len(tasks))
+        bar = _bar(progress)
         pending, results = list(refs), {}
         try:
             while pending:
@@ -140,13 +140,12 @@ def _check_reachable(address: str) -> None:
                            f"with `ray start --head`, or leave --address out to start a local one") from None
 
 
-def _bar(progress: Progress | None, tasks: int):
+def _bar(progress: Progress | None):
     from tqdm import tqdm
 
     if progress is None or not progress.enabled:
         return None
-    total = progress.total if progress.probe else tasks
-    return tqdm(total=total, desc=progress.desc, unit=progress.unit if progress.probe else "task")
+    return tqdm(total=progress.total, desc=progress.desc, unit=progress.unit)
 
 
 def _result(ray, ref, task: Task):

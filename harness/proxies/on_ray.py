@@ -43,10 +43,10 @@ def score_on_ray(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path
     if finished is not None:
         return finished
     gpus = 1 if str(context.device).startswith("cuda") else 0
-    bar = Progress(0, f"score {proxy.name} on ray", enabled=progress)
+    desc = f"score {proxy.name} on ray"
     if proxy.joint:
         executor.run([Task(_score, (proxy, spec, context, str(out), None, order, table_hash, force), proxy.name,
-                           gpus=gpus)], bar)
+                           gpus=gpus)], Progress(1, desc, enabled=progress))
         return read_scores(out, order)
     selected = select_cells(spec, order)
     shard_dir = Path(f"{out}.shards")
@@ -56,7 +56,7 @@ def score_on_ray(proxy: Proxy, spec: str, context: ProxyContext, out: str | Path
     shard_dir.mkdir(parents=True, exist_ok=True)
     executor.run([Task(_score, (proxy, spec, context, str(path), (i, n), order, table_hash, force),
                        f"{proxy.name} {path.name}", gpus=gpus) for i, path in enumerate(paths)],
-                 replace(bar, total=len(selected), unit="cell", probe=lambda: _scored(paths, sizes)))
+                 Progress(len(selected), desc, "cell", lambda: _scored(paths, sizes), enabled=progress))
     merged = merge_shards(paths, shard_dir / "merged.parquet", order)
     score_of = dict(zip(encode(merged.cells).tolist(), merged.scores.tolist()))
     provenance = {k: v for k, v in merged.provenance.items() if k != "merged_from"}
@@ -91,7 +91,8 @@ def _finished(proxy: Proxy, context: ProxyContext, spec: str, out: Path, order, 
 
 def _shard_count(shard_dir: Path, asked: int | None, slots: int, cells: int) -> int:
     """The shards an interrupted run left in `shard_dir` keep their number; else `asked`, else `slots`."""
-    found = {int(m.group(2)) for p in shard_dir.glob("shard-*") if (m := _SHARD_NAME.match(p.name.split(".partial")[0]))}
+    names = (p.name.split(".partial")[0] for p in shard_dir.glob("shard-*"))  # a shard, its journal or lock
+    found = {int(m.group(2)) for name in names if (m := _SHARD_NAME.match(name))}
     if len(found) > 1 or (found and asked and found != {asked}):
         raise HarnessError(f"{shard_dir} holds shards of an interrupted run split {sorted(found)} ways; rerun with "
                            f"--shards {min(found)} to resume them, or remove {shard_dir} to start again")
