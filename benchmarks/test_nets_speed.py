@@ -81,14 +81,6 @@ class PlainSupernet(nn.Module):
         return self.classifier(self.head(x))
 
 
-@pytest.fixture
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("implementation", ["plain", "harness"])
 def test_spos_training_throughput(benchmark, two_threads, implementation, setting):

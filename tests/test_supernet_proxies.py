@@ -110,3 +110,66 @@ def test_the_score_file_records_how_much_the_reset_statistics_still_weigh(runs, 
     exact = replace(context, settings={**context.settings, "momentum": None})
     score_cells(get_proxy("rebn"), "sample:3:0", exact, tmp_path / "e.csv", progress=False)
     assert "reset_statistics_weight" not in read_scores(tmp_path / "e.csv").provenance  # the cumulative average
+
+
+# none, skip, conv1x1, conv3x3, avgpool = 0..4: all-none, all-pool, all-conv, dead conv edges (1<-0 conv reaches
+# only node 1, which feeds nothing but `none`s; 3<-1 reads node 1), the output cut off with live convs before it
+SPECIAL = np.array([[0, 0, 0, 0, 0, 0], [4, 4, 4, 4, 4, 4], [3, 3, 3, 3, 3, 3], [3, 1, 0, 0, 0, 2], [0, 3, 2, 1, 3, 0],
+                    [3, 2, 0, 0, 0, 0]])
+
+
+def _one_at_a_time(model, cells, calibration, x, momentum, rebn=True):
+    """Each child's logits on `x` by the supernet's own forward, after its own recalibration (or with the
+    supernet's statistics): the reference the engine must equal."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    logits = []
+    for cell in cells:
+        if rebn:
+            recalibrate(model, cell, calibration, momentum)
+        model.eval()
+        with torch.no_grad():
+            logits.append(model(x, cell))
+        model.load_state_dict(state)
+    return torch.stack(logits)
+
+
+def _assert_same_children(batched, reference):
+    """Equal to 1e-5 of each child's logit scale (a child whose output is cut off has constant logits)."""
+    scale = reference.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    assert ((batched - reference).abs() / scale).max() < 1e-5
+
+
+@pytest.mark.parametrize("momentum", (0.1, None))
+def test_batched_children_equal_one_at_a_time(runs, cifar10_root, nb201_dir, momentum):
+    """Re-BN of 12 children in one pass (`harness.nets.batched`), on real CIFAR-10 batches of the trained supernet,
+    gives each the logits it gets recalibrated and evaluated alone, in either order of the children."""
+    from harness.data import DeviceBatches, load_split
+    from harness.nets.batched import children_logits, recalibrate_children
+
+    _, model = load_run(_context(runs))
+    data = load_split("cifar10-valid", "train", str(cifar10_root), str(nb201_dir / "splits"))
+    batches = iter(DeviceBatches(data, 48, "cpu", train=True, seed=1, resolution=16))
+    calibration, (x, _) = [next(batches) for _ in range(4)], next(batches)
+    cells = np.vstack([SPECIAL, CELLS])
+    reference = _one_at_a_time(model, cells, calibration, x, momentum)
+    statistics = recalibrate_children(model, cells, calibration, momentum)
+    _assert_same_children(children_logits(model, x, cells, statistics), reference)
+    order = np.random.default_rng(2).permutation(len(cells))  # other neighbours in every op's sub-batch
+    statistics = recalibrate_children(model, cells[order], calibration, momentum)
+    _assert_same_children(children_logits(model, x, cells[order], statistics), reference[order])
+    plain = children_logits(model, x, cells)  # the supernet's own statistics, as supernet_acc reads them
+    _assert_same_children(plain, _one_at_a_time(model, cells, calibration, x, momentum, rebn=False))
+
+
+@pytest.mark.parametrize("proxy", ("rebn", "supernet_acc"))
+def test_batch_cells_gives_the_same_accuracies(runs, proxy):
+    """The proxies with K children per pass (K = 5, which splits the 12 cells unevenly, and K = 12)
+    score what one child at a time scores; a near-tie between two classes may round the other way: one image."""
+    cells = np.vstack([SPECIAL, CELLS])
+    settings = {**IMAGES, "valid_images": 256} | ({"calibration_images": 256} if proxy == "rebn" else {})
+    one = get_proxy(proxy)(cells, _context(runs, **settings))
+    for K in (5, 12):
+        batched = get_proxy(proxy)(cells, _context(runs, **settings, batch_cells=K))
+        np.testing.assert_allclose(batched, one, atol=100 / 256 + 1e-9)
+    with pytest.raises(HarnessError, match="'batch_cells' is 0; expected a positive int"):
+        get_proxy(proxy)(cells, _context(runs, **settings, batch_cells=0))

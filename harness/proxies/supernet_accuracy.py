@@ -9,7 +9,13 @@ m the reset statistics (mean 0, variance 1) keep (1 - m)^B of their weight after
 batches, a third after 4, so scale calibration down by the batch size, not the number of batches (the score file
 records both).
 Settings: `calibration_images` (default 20,000), `batch_size` (512), `valid_images` (None = the whole
-validation split), `epoch` (None = the run's last checkpoint), `momentum`.
+validation split), `epoch` (None = the run's last checkpoint), `momentum`, `batch_cells`.
+
+`batch_cells` K > 1 evaluates K children in one pass of `harness.nets.batched`, each child with its own statistics,
+to float rounding what one at a time gives (a near-tie between two classes may round the other way). The default,
+1, runs one child at a time: on CPU it is the faster path at the protocols' batch sizes (`benchmarks/
+test_batched_speed.py`: a batch of B images already keeps a core busy, and K children's activations leave the
+cache).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from harness.errors import HarnessError
 from harness.proxies.registry import ProxyContext, Setting, register_proxy
 
 
@@ -82,6 +89,11 @@ def recalibrate(model, cell, batches, momentum: float | None = None) -> None:
 
 
 def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndarray:
+    from harness.nets.batched import children_accuracy, recalibrate_children
+
+    if context.settings["batch_cells"] < 1:
+        raise HarnessError(f"setting 'batch_cells' is {context.settings['batch_cells']}; expected a positive int: "
+                           f"the children evaluated in one pass (1: one at a time)")
     config, model = load_run(context, context.settings["epoch"])
     state = {k: v.clone() for k, v in model.state_dict().items()}
     valid = list(_batches(context, config, config.valid_split, False, context.settings["valid_images"]))
@@ -90,11 +102,17 @@ def _accuracies(cells: np.ndarray, context: ProxyContext, rebn: bool) -> np.ndar
     if rebn and context.settings["momentum"] is not None:  # what of the reset statistics the average still holds
         context.notes.update(calibration_batches=len(calibration),
                              reset_statistics_weight=(1 - context.settings["momentum"]) ** len(calibration))
-    scores = []
-    for cell in cells:
-        if rebn:
-            recalibrate(model, cell, calibration, context.settings["momentum"])
-        scores.append(child_accuracy(model, cell, valid))
+    scores, K, momentum = [], context.settings["batch_cells"], context.settings.get("momentum")
+    if K == 1:
+        for cell in cells:
+            if rebn:
+                recalibrate(model, cell, calibration, momentum)
+            scores.append(child_accuracy(model, cell, valid))
+    else:
+        for start in range(0, len(cells), K):
+            children = cells[start:start + K]
+            statistics = recalibrate_children(model, children, calibration, momentum) if rebn else None
+            scores.extend(children_accuracy(model, children, valid, statistics))
     model.load_state_dict(state)  # the cached supernet keeps its own statistics
     return np.array(scores)
 
@@ -104,7 +122,9 @@ EVALUATION_SETTINGS = {
     "epoch": Setting(int, None, "the checkpoint's epoch; null: the run's last", optional=True),
     "batch_size": Setting(int, 512, "images per batch, calibration and evaluation"),
     "valid_images": Setting(int, None, "validation images evaluated on; null: the whole validation split",
-                            optional=True)}
+                            optional=True),
+    "batch_cells": Setting(int, 1, "children evaluated together in one exact pass (harness.nets.batched); 1: one "
+                                   "at a time, the faster on CPU")}
 
 
 @register_proxy("rebn", needs=("supernet", "images"), description="supernet child accuracy with re-calibrated BN",

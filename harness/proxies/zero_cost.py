@@ -11,7 +11,8 @@ definitions can be checked on hand-built networks; the registered proxies loop t
 Choices where the NB201 networks differ from the reference code's:
 - synflow: the reference builds NB201 networks without BN (`bn=False`); here BN stays and the network is put in
   eval mode, where BN at initialisation (running mean 0, var 1, weight 1, bias 0) is the identity up to
-  1/sqrt(1 + eps).
+  1/sqrt(1 + eps). The registered proxy computes it by one forward pass that carries the path sums
+  (`harness.proxies.synflow_pass`; `method: autograd` builds and differentiates each network, as before).
 - fisher: the reference hooks identity layers after each ReLU; here the hooked activations are every conv's output.
 - naswot: the reference hooks every nn.ReLU; NB201's `ReLUConvBN` applies ReLU functionally, so the codes are read
   at every `ReLUConvBN` conv's input (a ReLU output, once per conv as with one nn.ReLU per ReLUConvBN) and at every
@@ -39,6 +40,7 @@ from harness.data import DeviceBatches, load_split
 from harness.nets import ReLUConvBN, TinyNetwork
 from harness.proxies.costs import network_head
 from harness.proxies.registry import ProxyContext, Setting, register_proxy
+from harness.proxies.synflow_pass import synflow_pass
 
 __all__ = ["fisher_score", "grad_norm_score", "grasp_score", "jacob_cov_score", "naswot_score", "snip_score",
            "synflow_score"]
@@ -201,10 +203,20 @@ def _image_proxy(score, labels: bool = True):
 
 
 @register_proxy("synflow", description="SynFlow at initialisation: |w * dR/dw| of the |weights| network on an "
-                                       "all-ones float64 input, BN in eval mode (no images)", settings=NETWORK_SETTINGS)
+                                       "all-ones float64 input, BN in eval mode (no images)",
+                settings={**NETWORK_SETTINGS,
+                          "method": Setting(str, "path-sum", "path-sum: one forward pass carrying the path sums "
+                                                             "(harness.proxies.synflow_pass; dead edges never run, "
+                                                             "which changes no score); autograd: each network built "
+                                                             "and differentiated (synflow_score)",
+                                            choices=("path-sum", "autograd"))})
 def synflow(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-    _, resolution = network_head(context)
-    return np.array([synflow_score(net, (3, resolution, resolution)) for net in _networks(cells, context)])
+    classes, resolution = network_head(context)
+    if context.settings["method"] == "autograd":
+        return np.array([synflow_score(net, (3, resolution, resolution)) for net in _networks(cells, context)])
+    C, N = context.settings["channels"], context.settings["cells"]
+    return np.array([synflow_pass(tuple(int(op) for op in cell), C, N, classes, resolution, int(context.seed))
+                     for cell in np.asarray(cells)])
 
 
 _DESCRIPTIONS = {
