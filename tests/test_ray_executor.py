@@ -163,8 +163,9 @@ def test_an_interrupted_driver_resumes_without_recomputing(cluster, tmp_path):
     """`harness score --executor ray` is interrupted (SIGINT) mid-job and run again: the journalled cells are not
     computed again, none is lost or doubled."""
     out = tmp_path / "slow.csv"
+    # 11 s a shard: the interrupt arrives mid-job even on a loaded machine (at 3 s a shard one CI run finished first)
     command = [sys.executable, "-m", "harness.cli.main", "score", "slowlog", "--cells", "sample:150:2", "--out",
-               str(out), "--settings", '{"delay": 0.04}', "--executor", "ray", "--shards", "2", "--quiet"]
+               str(out), "--settings", '{"delay": 0.15}', "--executor", "ray", "--shards", "2", "--quiet"]
     first = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: len(journalled(out)) >= 20, "the shards to journal 20 cells")
     first.send_signal(signal.SIGINT)
