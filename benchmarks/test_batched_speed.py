@@ -119,7 +119,7 @@ def test_synflow(benchmark, record_mean, record_rate, two_threads, path):
         for cell in SYNFLOW_CELLS:
             torch.manual_seed(0)
             scores.append(synflow_score(TinyNetwork(tuple(int(op) for op in cell), C=16, N=5, num_classes=10),
-                                        (3, 32, 32)))
+                                        (3, 32, 32), bn="eval"))  # the variant the pass computes
         return scores
 
     def path_sum():

@@ -1,9 +1,11 @@
-"""SynFlow by one forward pass (`harness.proxies.synflow_pass`) against the autograd definition on built networks."""
+"""SynFlow by one forward pass (`harness.proxies.synflow_pass`) against the autograd definition on built networks, in
+the variant it computes: the benchmark's network with every BN in eval mode."""
 import numpy as np
 import pytest
 import torch
 
 import harness.proxies.zero_cost as zc
+from harness.errors import HarnessError
 from harness.nets import TinyNetwork, plan_of
 from harness.proxies import ProxyContext, get_proxy
 from harness.proxies.synflow_pass import initial_weights, synflow_pass
@@ -24,7 +26,7 @@ def _built(cell, C, N, classes, seed):
 @pytest.mark.parametrize("C, N, classes, resolution", [(16, 5, 10, 32), (4, 1, 100, 16), (8, 2, 120, 16)])
 def test_pass_equals_autograd_synflow_of_the_built_network(C, N, classes, resolution):
     for seed, cell in enumerate(CELLS):
-        expected = zc.synflow_score(_built(cell, C, N, classes, seed), (3, resolution, resolution))
+        expected = zc.synflow_score(_built(cell, C, N, classes, seed), (3, resolution, resolution), bn="eval")
         assert synflow_pass(cell, C, N, classes, resolution, seed) == pytest.approx(expected, rel=1e-12, abs=1e-300)
 
 
@@ -48,11 +50,18 @@ def test_initial_weights_are_the_built_networks_own():
 
 
 def test_registered_synflow_methods_agree():
-    context = ProxyContext(dataset="cifar100", seed=4, settings={"channels": 4, "cells": 1})
+    variant = {"channels": 4, "cells": 1, "network": "nb201", "bn": "eval"}
+    context = ProxyContext(dataset="cifar100", seed=4, settings={**variant, "method": "path-sum"})
     cells = np.array(CELLS)
     fast = get_proxy("synflow")(cells, context)
-    slow = get_proxy("synflow")(cells, ProxyContext(dataset="cifar100", seed=4,
-                                                    settings={"channels": 4, "cells": 1, "method": "autograd"}))
+    slow = get_proxy("synflow")(cells, ProxyContext(dataset="cifar100", seed=4, settings=variant))
     np.testing.assert_allclose(fast, slow, rtol=1e-12)
     cut_off = [plan_of(cell).output_is_zero for cell in CELLS]
     assert (fast[cut_off] == 0).all() and (fast[np.logical_not(cut_off)] > 0).all()  # no path: nothing flows
+
+
+def test_the_path_sum_pass_refuses_the_reference_variant():
+    """The zero-cost code's synflow (its network, the reductions' BNs in train mode) is not a sum over paths."""
+    with pytest.raises(HarnessError, match="method=path-sum computes the nb201 network with eval-mode BNs, not "
+                                           "network='zero-cost' with bn='zero-cost'"):
+        get_proxy("synflow")(np.array(CELLS[:1]), ProxyContext(dataset="cifar10", settings={"method": "path-sum"}))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import harness.proxies.zero_cost as zc
+from harness.data import load_split
 from harness.errors import HarnessError
 from harness.nets import TinyNetwork
 from harness.proxies import ProxyContext, get_proxy
@@ -70,7 +71,7 @@ def test_naswot_is_the_log_determinant_of_the_code_kernel():
 
 
 def test_jacob_cov_and_naswot_on_a_real_network(context):
-    x, _ = zc._batch("cifar10", context.data_root, context.splits_dir, 0, 128)
+    x, _ = zc.draw_batch(load_split("cifar10", "train", context.data_root, context.splits_dir), 128, 0, augment=True)
     torch.manual_seed(0)
     net = TinyNetwork((1, 2, 3, 4, 1, 2), C=4, N=1)
     assert np.isfinite(zc.jacob_cov_score(net, x[:32]))
@@ -182,17 +183,24 @@ def test_grad_norm_is_the_sum_of_per_layer_gradient_norms():
     assert zc.grad_norm_score(net, x, y) == pytest.approx(sum(norms), rel=1e-6)
 
 
-def test_fisher_is_half_the_channel_sum_of_the_batch_mean_of_squared_activation_gradients():
-    """Written out by hand: the network run layer by layer, each conv output's gradient taken by autograd.grad."""
+def test_fisher_is_the_fan_in_weighted_channel_sum_of_the_batch_mean_of_squared_activation_gradients():
+    """Written out by hand: the network run layer by layer, each conv and linear output's gradient taken by
+    autograd.grad; a layer's channel values count once per weight of the channel (fan-in 27, 4 and 5 here), the
+    classifier included; `aggregation: channels` sums the conv layers' values alone."""
     net, (x, y) = _small_net(), _batch_of()
     expected_net = copy.deepcopy(net).train()
     conv1, bn, relu, conv2, pool, flatten, linear = expected_net
     a1 = conv1(x)
     a2 = conv2(relu(bn(a1)))
-    loss = F.cross_entropy(linear(flatten(pool(a2))), y)
-    g1, g2 = torch.autograd.grad(loss, (a1, a2))
-    expected = sum(0.5 * ((a * g).sum(dim=(2, 3)) ** 2).mean(dim=0).sum().item() for a, g in ((a1, g1), (a2, g2)))
-    assert zc.fisher_score(net, x, y) == pytest.approx(expected, rel=1e-5)
+    a3 = linear(flatten(pool(a2)))
+    g1, g2, g3 = torch.autograd.grad(F.cross_entropy(a3, y), (a1, a2, a3))
+    per_layer = [0.5 * ((a * g).sum(dim=(2, 3)) ** 2).mean(dim=0).sum().item() for a, g in ((a1, g1), (a2, g2))]
+    per_layer.append(0.5 * ((a3 * g3) ** 2).mean(dim=0).sum().item())
+    fan_in = (3 * 3 * 3, 4, 5)
+    assert zc.fisher_score(net, x, y) == pytest.approx(sum(f * v for f, v in zip(fan_in, per_layer)), rel=1e-5)
+    assert zc.fisher_score(net, x, y, "channels") == pytest.approx(sum(per_layer[:2]), rel=1e-5)
+    with pytest.raises(HarnessError, match="fisher aggregation='weights': expected one of fan-in, channels"):
+        zc.fisher_score(net, x, y, "weights")
 
 
 def test_jacob_cov_matches_its_closed_form_on_a_relu_network():
@@ -219,6 +227,7 @@ def test_computing_dead_edges_changes_naswot_only(name, context):
     """As NB201's InferCell, `dead_edges: compute` runs the conv edges that cannot change the output; their
     gradients are zero, so only NASWOT, which reads every conv's input codes, sees them."""
     settings = {**TINY, "batch_size": 16} if name != "synflow" else {"channels": 4, "cells": 1}
+    settings["network"] = "nb201"  # the zero-cost network's cell convs have a bias: a conv of a zero node is not zero
     proxy = get_proxy(name)
     computed = proxy(DEAD_EDGE_CELLS, replace(context, settings={**settings, "dead_edges": "compute"}))
     skipped = proxy(DEAD_EDGE_CELLS, replace(context, settings={**settings, "dead_edges": "skip"}))

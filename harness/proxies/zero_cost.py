@@ -1,49 +1,100 @@
 """Zero-cost proxies (Abdelfattah et al. 2021; NASWOT, Mellor et al. 2021): one look at an untrained network.
 
-Each cell's network is `TinyNetwork(cell, C, N, classes, dead_edges)` built right after
-`torch.manual_seed(context.seed)`, so a score depends only on (cell, seed, settings). Settings: "channels" (C,
-default 16), "cells" (N, default 5), "dead_edges" (default "compute"), "batch_size" (default 64; 128 for naswot). The proxies that need images score ONE batch: the first batch of the
-seeded, augmented "train" split of `context.dataset`, as the zero-cost code takes it from its train loader.
+Each proxy follows its released code by default: synflow, snip, grad_norm, fisher, grasp and jacob_cov the
+zero-cost code (`foresight/pruners/measures/` with `nasbench2_pred.py` and `foresight/models/nasbench2.py`), naswot
+Mellor et al.'s `search.py`. Each cell's network is built right after `torch.manual_seed(context.seed)`, so a score
+depends only on (cell, seed, settings). The plain functions (`synflow_score(net, input_shape)`,
+`snip_score(net, x, y)`, ...) score any module, so the definitions can be checked on hand-built networks; the
+registered proxies loop them over cells.
 
-The plain functions (`synflow_score(net, input_shape)`, `snip_score(net, x, y)`, ...) score any module, so the
-definitions can be checked on hand-built networks; the registered proxies loop them over cells.
+Shared by every proxy (settings "channels", "cells", "dead_edges", "network", and for the image proxies
+"batch_size", "batch", "augment"):
+- network. As the reference: C=16, N=5; PyTorch's default initialisation (`--init_w_type none`); every edge runs,
+  dead convs and `none` (`x * 0`) included (`dead_edges: compute`; with `network: nb201`, `skip` runs only the edges
+  that can change the output: the same output and weight gradients, so only naswot's codes differ). The zero-cost code's NB201 network
+  (`NAS201Model`) is not the benchmark's: its cells' convs have a bias and their BNs neither affine parameters nor
+  running statistics (`network: zero-cost`, the default of its proxies); NASWOT scores the benchmark's own network
+  (`network: nb201`, its default). Differs: the reference draws each network from an RNG that runs on through
+  its loop over architectures (and through each measure's network copy), so its draw for a cell depends on the
+  cells before it; here each cell's draw is seeded alone, from the same distribution.
+- mode: train (batch statistics), as both references (the zero-cost code's network copy is put in train mode;
+  NASWOT's network is never put in eval mode).
+- layers summed: every conv and linear layer, stem and classifier included, as the reference
+  (`get_layer_metric_array`); a layer that gets no gradient (a dead conv) adds zero, as the reference's zeros.
+- batch. As the zero-cost code: one batch of 64 from the train loader (`--dataload random --dataload_info 1`),
+  a new loader iteration per architecture, hence a fresh shuffle and augmentation (random crop with 4 px padding,
+  flip) per cell (`batch: per-cell`, drawn from a seed of (seed, cell)); `batch: fixed` gives every cell the same
+  batch (the harness's earlier choice). As NASWOT: 128 images, the RNG reset before each draw so every
+  architecture sees the same batch (`batch: fixed`), without augmentation (`--augtype none`: `augment: false`).
+  The images come from the dataset's train split (all 50,000 of CIFAR-10's), as the references'. Differs: they are
+  normalised as NB201 normalises them (CIFAR std 0.247, 0.243, 0.261; the zero-cost code's loader uses 0.2023,
+  0.1994, 0.2010), and the random picks are the harness's own generator's.
 
-Choices where the NB201 networks differ from the reference code's:
-- synflow: the reference builds NB201 networks without BN (`bn=False`); here BN stays and the network is put in
-  eval mode, where BN at initialisation (running mean 0, var 1, weight 1, bias 0) is the identity up to
-  1/sqrt(1 + eps). The registered proxy computes it by one forward pass that carries the path sums
-  (`harness.proxies.synflow_pass`; `method: autograd` builds and differentiates each network, as before).
-- fisher: the reference hooks identity layers after each ReLU; here the hooked activations are every conv's output.
-- naswot: the reference hooks every nn.ReLU; NB201's `ReLUConvBN` applies ReLU functionally, so the codes are read
-  at every `ReLUConvBN` conv's input (a ReLU output, once per conv as with one nn.ReLU per ReLUConvBN) and at every
-  nn.ReLU module's output (the head's).
-- dead edges: the reference networks (NB201's `InferCell`) run every edge, a conv edge that cannot reach the output
-  or that reads a node no input reaches (all zeros) included, and so does `dead_edges: compute` (the default);
-  `skip` runs only the edges that can change the output. The output is the same either way, so are the gradients
-  of every weight (a dead conv's is zero) and hence synflow, snip, grad_norm, fisher, grasp and jacob_cov (tested
-  on cells with dead conv edges); NASWOT differs, since it reads the binary codes at every conv's input: a dead
-  conv adds its codes, an all-zero input all-zero codes.
-- A network whose output ignores its input (e.g. all-`none` cells) scores -inf in jacob_cov and naswot: its
-  Jacobian has no correlation to measure, its codes no diversity.
+Per proxy:
+- synflow: as the reference, every parameter (biases and BN buffers too) replaced by its absolute value, float64,
+  one all-ones image, R = sum of the output, score = sum over conv/linear weights of |w * dR/dw|, the zero-cost
+  code's BN-free copy (`bn=False`), which removes the BNs of the stem, the cells and the head but not those of the
+  reduction blocks (its `reduction` builds them whatever `use_bn` says), which stay in train mode
+  (`bn: zero-cost`). `bn: eval` keeps every BN in eval mode, where BN at initialisation is the identity up to
+  1/sqrt(1 + eps) (the harness's earlier definition); with `network: nb201` it may be computed by one forward pass
+  carrying the path sums (`method: path-sum`, `harness.proxies.synflow_pass`).
+- snip: as the reference, sum of |w * dL/dw| (the gradient of a weight mask of ones), cross-entropy, one pass.
+- grad_norm: as the reference, sum over layers of ||dL/dw||_2.
+- fisher: as the reference, each conv and linear layer's output a (its bias included) and its gradient g, per
+  channel k: 0.5 * batch mean of (sum_spatial a * g)^2, its absolute value spread over the channel's weights, so a
+  layer adds fan-in (C_in * k * k, or in_features) times its channel sum (`aggregation: fan-in`). `aggregation:
+  channels` sums the conv layers' channel values unweighted (the harness's earlier definition). In the zero-cost
+  network a cell conv reading a node that nothing reaches outputs its bias, which the cell's train-mode BN maps to
+  zero with its gradient scaled by 1/sqrt(eps): such cells score far above the rest, in the reference as here.
+- grasp: as the reference, T = 1, one iteration, the weights of every conv and linear layer: g = dL/dw without a
+  graph, Hg = d(sum g * dL/dw)/dw by double backprop on a second forward pass, score = sum of -w * Hg.
+- jacob_cov: as the reference, x the batch, J the per-image gradients of sum(f(x)), v the eigenvalues of
+  corrcoef(J), score = -sum(log(v + k) + 1/(v + k)), k = 1e-5. Differs: eigenvalues by `eigvalsh` (the
+  reference's `eig` on the same symmetric matrix, real by construction), and a network whose output ignores its
+  input scores -inf where the reference's corrcoef divides by zero and it records nan.
+- naswot: as the reference, K = sum over the hooked modules of c c^T + (1 - c)(1 - c)^T, c the binary codes
+  (input > 0) of each image, score = log|K| from `slogdet` whatever its sign. The reference hooks every module
+  whose class name contains "ReLU": each nn.ReLU and each `ReLUConvBN`, whose input is its ReLU's, so a conv's
+  codes count twice and the head's ReLU once (`hooks: class-name`; `hooks: relu` counts each ReLU once, the
+  harness's earlier definition). The reference counts only the modules its backward pass visited; in NB201 every
+  one is on the output's graph (each node has an edge to the output, a `none` edge multiplying by zero), so every
+  one counts. The harness's `ReLUConvBN` applies ReLU functionally, so the codes are read at every `ReLUConvBN`
+  conv's input and at every nn.ReLU module (the head's); a network whose output ignores its input scores -inf
+  (its codes have no diversity).
 """
 from __future__ import annotations
 
 import copy
 import functools
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.data import DeviceBatches, load_split
-from harness.nets import ReLUConvBN, TinyNetwork
+from harness.data import DeviceBatches, ImageSet, load_split
+from harness.errors import HarnessError
+from harness.nets import ReLUConvBN, ResNetBasicblock, TinyNetwork
 from harness.proxies.costs import network_head
 from harness.proxies.registry import ProxyContext, Setting, register_proxy
 from harness.proxies.synflow_pass import synflow_pass
+from harness.space import encode
 
 __all__ = ["fisher_score", "grad_norm_score", "grasp_score", "jacob_cov_score", "naswot_score", "snip_score",
-           "synflow_score"]
+           "synflow_score", "zero_cost_network"]
+
+
+def zero_cost_network(cell, C: int = 16, N: int = 5, num_classes: int = 10, dead_edges: str = "compute") -> TinyNetwork:
+    """The zero-cost code's NB201 network (`NAS201Model`): the benchmark's, but each cell conv has a bias (drawn as
+    `nn.Conv2d` draws it) and each cell BN neither affine parameters nor running statistics."""
+    net = TinyNetwork(cell, C, N, num_classes, affine=False, track_running_stats=False, dead_edges=dead_edges)
+    reductions = {id(m) for block in net.modules() if isinstance(block, ResNetBasicblock) for m in block.modules()}
+    for op in net.modules():
+        if isinstance(op, ReLUConvBN) and id(op) not in reductions:
+            bound = 1.0 / math.sqrt(op.conv.weight[0].numel())
+            op.conv.bias = nn.Parameter(torch.empty(op.conv.out_channels).uniform_(-bound, bound))
+    return net
 
 
 def _weighted(net: nn.Module) -> list[nn.Module]:
@@ -63,10 +114,25 @@ def _loss_backward(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
     F.cross_entropy(net(x), y).backward()
 
 
-def synflow_score(net: nn.Module, input_shape: tuple[int, ...]) -> float:
-    """SynFlow: sum of |w * dR/dw|, R = sum(f(1)) of the net with |weights|, float64, eval mode (BN at its running
-    statistics). Works on a copy: the caller's net keeps its signs and dtype."""
-    net = copy.deepcopy(net).double().eval()
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def synflow_score(net: nn.Module, input_shape: tuple[int, ...], bn: str = "zero-cost") -> float:
+    """SynFlow: sum of |w * dR/dw|, R = sum(f(1)) of the net with |parameters|, float64. bn: zero-cost, the
+    reference's BN-free copy, whose reduction blocks keep their BNs in train mode; eval, every BN at its running
+    statistics. Works on a copy: the caller's net keeps its signs and dtype."""
+    if bn not in SYNFLOW_BN:
+        raise HarnessError(f"synflow bn={bn!r}: expected one of {', '.join(SYNFLOW_BN)}")
+    net = copy.deepcopy(net).double()
+    if bn == "eval":
+        net.eval()
+    else:
+        net.train()
+        kept = {id(m) for block in net.modules() if isinstance(block, ResNetBasicblock) for m in block.modules()}
+        for m in net.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in kept:
+                m.forward = _identity
     with torch.no_grad():
         for p in net.parameters():
             p.abs_()
@@ -74,6 +140,10 @@ def synflow_score(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     x = torch.ones((1, *input_shape), dtype=torch.float64, device=next(net.parameters()).device)
     net(x).sum().backward()
     return _sum_over_weights(net, lambda w, g: (w * g).abs().sum())
+
+
+#: synflow's BN handling: the zero-cost code's BN-free copy (reduction BNs kept, train mode), or all BNs in eval mode
+SYNFLOW_BN = ("zero-cost", "eval")
 
 
 def snip_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -88,25 +158,39 @@ def grad_norm_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return _sum_over_weights(net, lambda w, g: g.norm())
 
 
-def fisher_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fisher: over every conv output a, 0.5 * sum over channels of the batch mean of (sum_spatial a * dL/da)^2."""
-    outputs, grads = [], {}
+#: fisher's aggregation: the reference's (conv and linear layers, channel values times fan-in) or unweighted conv
+FISHER_AGGREGATION = ("fan-in", "channels")
+
+
+def fisher_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor, aggregation: str = "fan-in") -> float:
+    """Fisher: over each layer's output a, per channel 0.5 * batch mean of (sum_spatial a * dL/da)^2. fan-in: the
+    reference's, over conv and linear layers, each channel's |value| counted once per weight of the channel;
+    channels: over conv layers, the channel values summed."""
+    if aggregation not in FISHER_AGGREGATION:
+        raise HarnessError(f"fisher aggregation={aggregation!r}: expected one of {', '.join(FISHER_AGGREGATION)}")
+    layers = _weighted(net) if aggregation == "fan-in" else [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    outputs, grads = {}, {}
 
     def keep(module, inputs, output):
         if output.requires_grad:
             # the hook must not hold `output`: a tensor <-> hook cycle outlives the call until Python's cyclic
             # collector runs, which object counts trigger, not the gigabytes such cycles hold
-            output.register_hook(functools.partial(grads.__setitem__, len(outputs)))
-            outputs.append(output.detach())
+            output.register_hook(functools.partial(grads.__setitem__, id(module)))
+            outputs[id(module)] = output.detach()
 
-    handles = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    handles = [m.register_forward_hook(keep) for m in layers]
     try:
         _loss_backward(net, x, y)
     finally:
         for h in handles:
             h.remove()
-    return float(sum((a * grads[i]).sum((2, 3)).pow(2).mean(0).mul(0.5).sum().item()
-                     for i, a in enumerate(outputs) if i in grads))
+    total = 0.0
+    for m in layers:
+        if id(m) in grads:
+            product = outputs[id(m)] * grads[id(m)]
+            channel = (product.sum(tuple(range(2, product.ndim))) if product.ndim > 2 else product).pow(2).mean(0) / 2
+            total += (channel.abs().sum() * m.weight[0].numel() if aggregation == "fan-in" else channel.sum()).item()
+    return float(total)
 
 
 def grasp_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -140,18 +224,27 @@ def jacob_cov_score(net: nn.Module, x: torch.Tensor) -> float:
     return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
 
 
-def naswot_score(net: nn.Module, x: torch.Tensor) -> float:
-    """NASWOT: log|K|, K = sum over ReLU layers of c c^T + (1 - c)(1 - c)^T, c the binary codes (activation > 0)
-    of each image."""
+#: NASWOT's hooks: the reference's, on every module whose class name contains "ReLU" (a ReLUConvBN's codes twice),
+#: or each ReLU once
+NASWOT_HOOKS = ("class-name", "relu")
+
+
+def naswot_score(net: nn.Module, x: torch.Tensor, hooks: str = "class-name") -> float:
+    """NASWOT: log|K| whatever its sign, K = sum over the hooked layers of c c^T + (1 - c)(1 - c)^T, c the binary
+    codes (ReLU input > 0) of each image; class-name: a ReLUConvBN's codes count twice, as the reference's hooks on
+    both it and its ReLU; relu: each ReLU once."""
+    if hooks not in NASWOT_HOOKS:
+        raise HarnessError(f"naswot hooks={hooks!r}: expected one of {', '.join(NASWOT_HOOKS)}")
     n = len(x)
     K = torch.zeros(n, n, dtype=torch.float64)
 
-    def add(codes: torch.Tensor) -> None:
+    def add(codes: torch.Tensor, times: int = 1) -> None:
         c = (codes.detach().reshape(n, -1) > 0).double().cpu()
-        K.add_(c @ c.T + (1 - c) @ (1 - c).T)
+        K.add_((c @ c.T + (1 - c) @ (1 - c).T) * times)
 
+    times = 2 if hooks == "class-name" else 1
     convs = [m.conv for m in net.modules() if isinstance(m, ReLUConvBN)]
-    handles = [m.register_forward_pre_hook(lambda module, inputs: add(inputs[0])) for m in convs]
+    handles = [m.register_forward_pre_hook(lambda module, inputs: add(inputs[0], times)) for m in convs]
     handles += [m.register_forward_hook(lambda module, inputs, output: add(output))
                 for m in net.modules() if isinstance(m, nn.ReLU)]
     net.train()
@@ -161,73 +254,130 @@ def naswot_score(net: nn.Module, x: torch.Tensor) -> float:
     finally:
         for h in handles:
             h.remove()
-    sign, logdet = torch.linalg.slogdet(K)
-    return float(logdet) if sign > 0 else float("-inf")
+    return float(torch.linalg.slogdet(K)[1])
 
 
-@functools.lru_cache(maxsize=4)
-def _batch(dataset: str, data_root: str, splits_dir: str | None, seed: int, batch_size: int):
-    """The first batch of the seeded, augmented train split (cached on CPU: loading a split takes seconds)."""
-    data = load_split(dataset, "train", data_root, splits_dir)
-    return next(iter(DeviceBatches(data, batch_size, "cpu", train=True, seed=seed)))
+@functools.lru_cache(maxsize=2)
+def _train_split(dataset: str, data_root: str, splits_dir: str | None) -> ImageSet:
+    """The train split, cached: loading one takes seconds."""
+    return load_split(dataset, "train", data_root, splits_dir)
 
 
-def _networks(cells: np.ndarray, context: ProxyContext):
-    """Each cell's seeded network on the context's device, one at a time, so only one is alive."""
+def draw_batch(data: ImageSet, batch_size: int, seed: int, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batch_size` images of `data` drawn at random by a generator seeded from `seed`: the first batch of a
+    shuffled train epoch, cropped and flipped as the benchmark's train loader does when `augment`."""
+    if augment:
+        return next(iter(DeviceBatches(data, batch_size, "cpu", train=True, seed=seed)))
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:batch_size]
+    subset = ImageSet(data.images[pick], data.labels[pick], data.num_classes, data.mean, data.std, data.name)
+    return next(iter(DeviceBatches(subset, batch_size, "cpu", train=False)))
+
+
+def cell_seed(seed: int, cell) -> int:
+    """A well-mixed seed of (seed, cell): each cell's own draw of a per-cell batch."""
+    code = int(encode(np.asarray(cell)[None])[0])
+    return int(np.random.SeedSequence([int(seed), code]).generate_state(1, np.uint32)[0])
+
+
+#: the networks the proxies score: the zero-cost code's `NAS201Model` or the benchmark's `TinyNetwork`
+NETWORKS = ("zero-cost", "nb201")
+
+
+def _network(cell, context: ProxyContext) -> nn.Module:
     classes, _ = network_head(context)
-    C, N, dead_edges = context.settings["channels"], context.settings["cells"], context.settings["dead_edges"]
-    for cell in np.asarray(cells):
-        torch.manual_seed(context.seed)
-        yield TinyNetwork(tuple(int(op) for op in cell), C=C, N=N, num_classes=classes,
-                          dead_edges=dead_edges).to(context.device)
+    s = context.settings
+    if s["network"] == "zero-cost" and s["dead_edges"] == "skip":
+        raise HarnessError("dead_edges=skip drops the cell edges whose output is zero, but in network=zero-cost a "
+                           "conv of a zero node outputs its bias: use dead_edges compute (the default) or network nb201")
+    build = zero_cost_network if s["network"] == "zero-cost" else TinyNetwork
+    torch.manual_seed(context.seed)
+    return build(tuple(int(op) for op in cell), C=s["channels"], N=s["cells"], num_classes=classes,
+                 dead_edges=s["dead_edges"]).to(context.device)
 
 
-#: the settings every zero-cost proxy takes: the network's size
-NETWORK_SETTINGS = {"channels": Setting(int, 16, "C, the channels of the first stage"),
-                    "cells": Setting(int, 5, "N, the cells per stage"),
-                    "dead_edges": Setting(str, "compute", "compute: every edge runs, as the reference networks "
-                                                          "(NB201's InferCell); skip: only those that reach the "
-                                                          "output (the same output; NASWOT's codes differ)",
-                                          choices=("compute", "skip"))}
+def network_settings(network: str) -> dict:
+    """The settings every zero-cost proxy takes: which network, and its size."""
+    return {"network": Setting(str, network, "zero-cost: the zero-cost code's NB201 network (cell convs with a "
+                                             "bias, cell BNs without affine parameters or running statistics); "
+                                             "nb201: the benchmark's", choices=NETWORKS),
+            "channels": Setting(int, 16, "C, the channels of the first stage"),
+            "cells": Setting(int, 5, "N, the cells per stage"),
+            "dead_edges": Setting(str, "compute", "compute: every edge runs, as the reference networks; skip: only "
+                                                  "those that reach the output (the same output; NASWOT's codes "
+                                                  "differ)", choices=("compute", "skip"))}
 
 
-def _image_proxy(score, labels: bool = True):
-    """fn(cells, context) scoring each cell's network with `score(net, x[, y])` on the context's batch."""
+def _image_proxy(score, labels: bool, options: tuple[str, ...] = ()):
+    """fn(cells, context) scoring each cell's network with `score(net, x[, y], **options)` on its batch."""
     def fn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
-        batch_size = context.settings["batch_size"]
-        x, y = _batch(context.dataset, str(context.data_root), context.splits_dir and str(context.splits_dir),
-                      int(context.seed), batch_size)
-        x, y = x.to(context.device), y.to(context.device)
-        return np.array([score(net, x, y) if labels else score(net, x) for net in _networks(cells, context)])
+        s = context.settings
+        data = _train_split(context.dataset, str(context.data_root), context.splits_dir and str(context.splits_dir))
+        kwargs = {name: s[name] for name in options}
+        fixed = draw_batch(data, s["batch_size"], int(context.seed), s["augment"]) if s["batch"] == "fixed" else None
+        values = []
+        for cell in np.asarray(cells):
+            x, y = fixed or draw_batch(data, s["batch_size"], cell_seed(context.seed, cell), s["augment"])
+            x, y = x.to(context.device), y.to(context.device)
+            net = _network(cell, context)
+            values.append(score(net, x, y, **kwargs) if labels else score(net, x, **kwargs))
+            del net
+        return np.array(values)
     return fn
 
 
-@register_proxy("synflow", description="SynFlow at initialisation: |w * dR/dw| of the |weights| network on an "
-                                       "all-ones float64 input, BN in eval mode (no images)",
-                settings={**NETWORK_SETTINGS,
-                          "method": Setting(str, "path-sum", "path-sum: one forward pass carrying the path sums "
-                                                             "(harness.proxies.synflow_pass; dead edges never run, "
-                                                             "which changes no score); autograd: each network built "
-                                                             "and differentiated (synflow_score)",
-                                            choices=("path-sum", "autograd"))})
+@register_proxy("synflow", description="SynFlow at initialisation: |w * dR/dw| of the |parameters| network on an "
+                                       "all-ones float64 input, the zero-cost code's BN-free network (no images)",
+                settings={**network_settings("zero-cost"),
+                          "bn": Setting(str, "zero-cost", "zero-cost: the reference's BN-free copy, which keeps the "
+                                                          "reduction blocks' BNs, in train mode; eval: every BN in "
+                                                          "eval mode", choices=SYNFLOW_BN),
+                          "method": Setting(str, "autograd", "autograd: each network built and differentiated "
+                                                             "(synflow_score); path-sum: one forward pass carrying "
+                                                             "the path sums (harness.proxies.synflow_pass, 10x "
+                                                             "faster; network nb201 and bn eval only)",
+                                            choices=("autograd", "path-sum"))})
 def synflow(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
     classes, resolution = network_head(context)
-    if context.settings["method"] == "autograd":
-        return np.array([synflow_score(net, (3, resolution, resolution)) for net in _networks(cells, context)])
-    C, N = context.settings["channels"], context.settings["cells"]
-    return np.array([synflow_pass(tuple(int(op) for op in cell), C, N, classes, resolution, int(context.seed))
-                     for cell in np.asarray(cells)])
+    s = context.settings
+    if s["method"] == "autograd":
+        return np.array([synflow_score(_network(cell, context), (3, resolution, resolution), s["bn"])
+                         for cell in np.asarray(cells)])
+    if (s["network"], s["bn"]) != ("nb201", "eval"):
+        raise HarnessError(f"synflow method=path-sum computes the nb201 network with eval-mode BNs, not network="
+                           f"{s['network']!r} with bn={s['bn']!r}; set {{\"network\": \"nb201\", \"bn\": \"eval\"}} "
+                           f"or method autograd")
+    return np.array([synflow_pass(tuple(int(op) for op in cell), s["channels"], s["cells"], classes, resolution,
+                                  int(context.seed)) for cell in np.asarray(cells)])
+
+
+def _batch_settings(size: int, batch: str, augment: bool) -> dict:
+    return {"batch_size": Setting(int, size, "images in the one batch"),
+            "batch": Setting(str, batch, "per-cell: a fresh random batch for each cell, seeded by (seed, cell), as "
+                                         "the zero-cost code's new loader iteration per architecture; fixed: one "
+                                         "batch for every cell, as NASWOT", choices=("per-cell", "fixed")),
+            "augment": Setting(bool, augment, "crop and flip the batch as the train loader does (the zero-cost "
+                                              "code); false: the images as they are (NASWOT's --augtype none)")}
 
 
 _DESCRIPTIONS = {
-    "snip": (snip_score, 64, True, "SNIP at initialisation: sum |w * dL/dw| on one train batch"),
-    "grad_norm": (grad_norm_score, 64, True, "sum of per-layer gradient L2 norms on one train batch"),
-    "fisher": (fisher_score, 64, True, "Fisher at initialisation over conv outputs, one train batch"),
-    "grasp": (grasp_score, 64, True, "GraSP at initialisation: -sum(w * Hg), one train batch"),
-    "jacob_cov": (jacob_cov_score, 64, False, "input-Jacobian correlation score at initialisation, one train batch"),
-    "naswot": (naswot_score, 128, False, "NASWOT: log-determinant of the ReLU-code kernel, one train batch of 128"),
+    "snip": (snip_score, True, (), "SNIP at initialisation: sum |w * dL/dw| on one train batch"),
+    "grad_norm": (grad_norm_score, True, (), "sum of per-layer gradient L2 norms on one train batch"),
+    "fisher": (fisher_score, True, ("aggregation",), "Fisher at initialisation over conv and linear outputs, "
+                                                     "weighted by fan-in, one train batch"),
+    "grasp": (grasp_score, True, (), "GraSP at initialisation: -sum(w * Hg), one train batch"),
+    "jacob_cov": (jacob_cov_score, False, (), "input-Jacobian correlation score at initialisation, one train batch"),
 }
-for _name, (_score, _batch_size, _labels, _description) in _DESCRIPTIONS.items():
+_FISHER = {"aggregation": Setting(str, "fan-in", "fan-in: the reference's, conv and linear layers, each channel "
+                                                 "counted once per weight; channels: conv layers' channel values "
+                                                 "summed", choices=FISHER_AGGREGATION)}
+for _name, (_score, _labels, _options, _description) in _DESCRIPTIONS.items():
     register_proxy(_name, needs=("images",), description=_description,
-                   settings={**NETWORK_SETTINGS, "batch_size": Setting(int, _batch_size, "images in the one batch")})(
-        _image_proxy(_score, _labels))
+                   settings={**network_settings("zero-cost"), **_batch_settings(64, "per-cell", True),
+                             **(_FISHER if _options else {})})(_image_proxy(_score, _labels, _options))
+_NASWOT = {"hooks": Setting(str, "class-name", "class-name: the reference's hooks on every module whose class "
+                                              "name has ReLU, so a ReLUConvBN's codes count twice; relu: each ReLU "
+                                              "once", choices=NASWOT_HOOKS)}
+register_proxy("naswot", needs=("images",),
+               description="NASWOT: log-determinant of the ReLU-code kernel, one fixed batch of 128 unaugmented images",
+               settings={**network_settings("nb201"), **_batch_settings(128, "fixed", False), **_NASWOT})(
+    _image_proxy(naswot_score, False, ("hooks",)))
