@@ -11,12 +11,12 @@ Shared by every proxy (settings "channels", "cells", "dead_edges", "network", an
 "batch_size", "batch", "augment"):
 - network. As the reference: C=16, N=5; PyTorch's default initialisation (`--init_w_type none`); every edge runs,
   dead convs and `none` (`x * 0`) included (`dead_edges: compute`; with `network: nb201`, `skip` runs only the edges
-  that can change the output: the same output and weight gradients, so only naswot's codes differ). The zero-cost code's NB201 network
-  (`NAS201Model`) is not the benchmark's: its cells' convs have a bias and their BNs neither affine parameters nor
-  running statistics (`network: zero-cost`, the default of its proxies); NASWOT scores the benchmark's own network
-  (`network: nb201`, its default). Differs: the reference draws each network from an RNG that runs on through
-  its loop over architectures (and through each measure's network copy), so its draw for a cell depends on the
-  cells before it; here each cell's draw is seeded alone, from the same distribution.
+  that can change the output: the same output and weight gradients, so only naswot's codes differ). The zero-cost
+  code's NB201 network (`NAS201Model`) is not the benchmark's: its cells' convs have a bias and their BNs neither
+  affine parameters nor running statistics (`network: zero-cost`, the default of its proxies); NASWOT scores the
+  benchmark's own network (`network: nb201`, its default). Differs: the reference draws each network from an RNG
+  that runs on through its loop over architectures (and through each measure's network copy), so its draw for a
+  cell depends on the cells before it; here each cell's draw is seeded alone, from the same distribution.
 - mode: train (batch statistics), as both references (the zero-cost code's network copy is put in train mode;
   NASWOT's network is never put in eval mode).
 - layers summed: every conv and linear layer, stem and classifier included, as the reference
@@ -89,12 +89,17 @@ def zero_cost_network(cell, C: int = 16, N: int = 5, num_classes: int = 10, dead
     """The zero-cost code's NB201 network (`NAS201Model`): the benchmark's, but each cell conv has a bias (drawn as
     `nn.Conv2d` draws it) and each cell BN neither affine parameters nor running statistics."""
     net = TinyNetwork(cell, C, N, num_classes, affine=False, track_running_stats=False, dead_edges=dead_edges)
-    reductions = {id(m) for block in net.modules() if isinstance(block, ResNetBasicblock) for m in block.modules()}
+    reductions = _in_reduction_blocks(net)
     for op in net.modules():
         if isinstance(op, ReLUConvBN) and id(op) not in reductions:
             bound = 1.0 / math.sqrt(op.conv.weight[0].numel())
             op.conv.bias = nn.Parameter(torch.empty(op.conv.out_channels).uniform_(-bound, bound))
     return net
+
+
+def _in_reduction_blocks(net: nn.Module) -> set[int]:
+    """ids of the modules inside the reduction blocks, which the zero-cost code builds as the benchmark does."""
+    return {id(m) for block in net.modules() if isinstance(block, ResNetBasicblock) for m in block.modules()}
 
 
 def _weighted(net: nn.Module) -> list[nn.Module]:
@@ -129,7 +134,7 @@ def synflow_score(net: nn.Module, input_shape: tuple[int, ...], bn: str = "zero-
         net.eval()
     else:
         net.train()
-        kept = {id(m) for block in net.modules() if isinstance(block, ResNetBasicblock) for m in block.modules()}
+        kept = _in_reduction_blocks(net)
         for m in net.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in kept:
                 m.forward = _identity
@@ -239,8 +244,13 @@ def naswot_score(net: nn.Module, x: torch.Tensor, hooks: str = "class-name") -> 
     K = torch.zeros(n, n, dtype=torch.float64)
 
     def add(codes: torch.Tensor, times: int = 1) -> None:
-        c = (codes.detach().reshape(n, -1) > 0).double().cpu()
-        K.add_((c @ c.T + (1 - c) @ (1 - c).T) * times)
+        # c c^T + (1 - c)(1 - c)^T = 2 c c^T - r_i - r_j + d (r the codes' row sums, d their length): one product,
+        # in float32 while that is exact (its entries are counts of at most d < 2^24)
+        flat = codes.detach().reshape(n, -1)
+        d = flat.shape[1]
+        c = (flat > 0).to(torch.float32 if d < 2 ** 24 else torch.float64)
+        r = c.sum(dim=1, dtype=torch.float64).cpu()
+        K.add_((2 * (c @ c.T).double().cpu() - r[:, None] - r[None, :] + d) * times)
 
     times = 2 if hooks == "class-name" else 1
     convs = [m.conv for m in net.modules() if isinstance(m, ReLUConvBN)]
@@ -288,7 +298,8 @@ def _network(cell, context: ProxyContext) -> nn.Module:
     s = context.settings
     if s["network"] == "zero-cost" and s["dead_edges"] == "skip":
         raise HarnessError("dead_edges=skip drops the cell edges whose output is zero, but in network=zero-cost a "
-                           "conv of a zero node outputs its bias: use dead_edges compute (the default) or network nb201")
+                           "conv of a zero node outputs its bias: use dead_edges compute (the default) or network "
+                           "nb201")
     build = zero_cost_network if s["network"] == "zero-cost" else TinyNetwork
     torch.manual_seed(context.seed)
     return build(tuple(int(op) for op in cell), C=s["channels"], N=s["cells"], num_classes=classes,
