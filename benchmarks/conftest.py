@@ -19,6 +19,8 @@ RATIOS = [
      "rebn_engine_C16-N5-32px_cpu", "rebn_one_C16-N5-32px_cpu"),
     ("Re-BN of 16 cells, C=16 N=5 32 px, GPU: 16 children in one pass (baseline: one child at a time)",
      "rebn_engine_C16-N5-32px_cuda", "rebn_one_C16-N5-32px_cuda"),
+    ("EPS member scoring, 8 members at C=16 N=5 32 px: the batched engine (baseline: one member at a time)",
+     "eps_scoring_engine", "eps_scoring_one"),
     ("synflow of 30 cells: the path-sum pass (baseline: autograd on built networks)", "synflow_pass",
      "synflow_autograd"),
     ("training step, one fixed cell: torch.compile (baseline: eager)", "train_compiled_fixed_cell",

@@ -5,6 +5,8 @@ multiply-adds against a dense matrix product of the same machine in the same ses
   (`supernet_accuracy.recalibrate` + `child_accuracy`) against `harness.nets.batched` with all 16 in one pass, at
   C=8 N=2 16 px (the cpu preset) and C=16 N=5 32 px (the benchmark's network); 2 calibration and 2 validation
   batches of 64 random images (the values do not change the cost).
+- EPS's member scoring (each of 8 seeded members on its own batch of 64, batch statistics) at C=16 N=5 32 px:
+  one member at a time against the engine.
 - SynFlow of 30 seeded cells: the autograd definition (`zero_cost.synflow_score` on built networks) against the
   path-sum pass (`synflow_pass`), both float64; `extra_info` extrapolates the pass to all 15,625 cells.
 - A training step of the spos supernet (forward, backward, SGD; batch 64, C=8 N=2 16 px), eager and, for one fixed
@@ -27,11 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from harness.nets import Supernet, TinyNetwork
-from harness.nets.batched import children_accuracy, recalibrate_children
+from harness.nets.batched import children_accuracy, children_logits, recalibrate_children
 from harness.nets.cost import count_flops
 from harness.proxies.supernet_accuracy import child_accuracy, recalibrate
 from harness.proxies.synflow_pass import synflow_pass
 from harness.proxies.zero_cost import synflow_score
+from harness.shrink.eps import without_running_statistics
 from harness.space import all_cells
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -40,6 +43,7 @@ NETWORKS = {"C8-N2-16px": (8, 2, 16), "C16-N5-32px": (16, 5, 32)}
 BATCH, CALIBRATION_BATCHES, VALID_BATCHES = 64, 2, 2
 REBN_CELLS = all_cells()[np.random.default_rng(17).choice(15625, 16, replace=False)]
 SYNFLOW_CELLS = all_cells()[np.random.default_rng(18).choice(15625, 30, replace=False)]
+EPS_CELLS = all_cells()[np.random.default_rng(19).choice(15625, 8, replace=False)]
 GEMM_SIZE = 1024
 
 
@@ -110,6 +114,32 @@ def test_rebn(benchmark, record_mean, record_rate, two_threads, path, network, d
     benchmark.extra_info["seconds_per_cell"] = benchmark.stats.stats.mean / len(REBN_CELLS)
     _rate(benchmark, record_mean, record_rate, f"rebn_{path}_{network}_{device}",
           _macs(REBN_CELLS, C, N, resolution, images_per_cell), "float32", device)
+
+
+@pytest.mark.parametrize("path", ["one", "engine"])
+def test_eps_scoring(benchmark, record_mean, record_rate, two_threads, path):
+    """EPS's member scoring at its released network: 8 members, each on its own batch of 64 validation images,
+    every BN on batch statistics (`EpsSettings.batch_cells`)."""
+    C, N, resolution = NETWORKS["C16-N5-32px"]
+    torch.manual_seed(0)
+    model = without_running_statistics(Supernet(C, N, num_classes=10)).to(memory_format=torch.channels_last)
+    images = torch.Generator().manual_seed(2)
+    x = torch.randn(len(EPS_CELLS), BATCH, 3, resolution, resolution, generator=images)
+    y = torch.randint(0, 10, (len(EPS_CELLS), BATCH), generator=images)
+
+    @torch.no_grad()
+    def one_at_a_time():
+        return [F.cross_entropy(model(x[k], cell), y[k]).item() for k, cell in enumerate(EPS_CELLS)]
+
+    @torch.no_grad()
+    def engine():
+        return [F.cross_entropy(z, t).item() for z, t in zip(children_logits(model, x, EPS_CELLS, training=True), y)]
+
+    losses = benchmark.pedantic(one_at_a_time if path == "one" else engine, rounds=2, iterations=1, warmup_rounds=1)
+    assert np.all(np.isfinite(losses))
+    benchmark.extra_info["seconds_per_cell"] = benchmark.stats.stats.mean / len(EPS_CELLS)
+    _rate(benchmark, record_mean, record_rate, f"eps_scoring_{path}", _macs(EPS_CELLS, C, N, resolution, BATCH),
+          "float32")
 
 
 @pytest.mark.parametrize("path", ["autograd", "pass"])

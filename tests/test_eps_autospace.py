@@ -235,6 +235,39 @@ def test_eps_scores_by_the_loss_with_batch_statistics(space, tiny, tmp_path, sco
             assert expected[0] == expected[1] and record["losses"][i] == pytest.approx(expected[0], rel=1e-6)
 
 
+#: a cell with no path to the output, all `none` but one dead conv, all pooling, all convs, and random ones
+ENGINE_CELLS = np.vstack([[[0, 0, 0, 0, 0, 0], [3, 1, 0, 0, 0, 2], [4, 4, 4, 4, 4, 4], [3, 3, 3, 3, 3, 3],
+                           [0, 3, 2, 1, 3, 0]], decode(np.random.default_rng(3).choice(NUM_CELLS, 4, replace=False))])
+
+
+@pytest.mark.parametrize("scoring", ["stream", "fixed"])
+def test_eps_scores_many_members_in_one_pass_as_one_at_a_time(space, tiny, eps_run, scoring):
+    """batch_cells K: the members' losses (each on its own stream batch, or all on one) and the top-20 check's
+    accuracies equal one member at a time, for K that splits the cells unevenly and for all in one pass, and do
+    not depend on which members share a pass."""
+    from harness.shrink.eps import _Run
+    from harness.shrink.population import SpaceIndex
+    from harness.shrink.top20 import batch_stat_scorer
+
+    model = load_eps_model(eps_run[0], EPS, tiny)
+
+    def losses(K, cells):
+        settings = replace(EPS, scoring=scoring, batch_cells=K)
+        run = _Run(settings, supernet_config_of(settings, tiny), SpaceIndex(*space[:2]))
+        return run.validation_loss(model, cells)
+    one = losses(1, ENGINE_CELLS)
+    for K in (4, len(ENGINE_CELLS)):
+        np.testing.assert_allclose(losses(K, ENGINE_CELLS), one, rtol=1e-5)
+    if scoring == "fixed":  # the same batch for all: the order of the members is free
+        order = np.random.default_rng(4).permutation(len(ENGINE_CELLS))
+        np.testing.assert_allclose(losses(4, ENGINE_CELLS[order]), one[order], rtol=1e-5)
+        config = supernet_config_of(EPS, tiny)
+        accuracy = {K: batch_stat_scorer(config, 2, batch_cells=K)(model, ENGINE_CELLS) for K in (1, 4)}
+        np.testing.assert_allclose(accuracy[4], accuracy[1], atol=100 / 64 + 1e-9)  # a near-tie: one image
+        with pytest.raises(HarnessError, match="batch_cells=0: expected a positive int"):
+            batch_stat_scorer(config, 2, batch_cells=0)
+
+
 def test_eps_resumes_after_an_interruption_and_is_seeded(eps_run, space, tiny, tmp_path, monkeypatch):
     _, whole = eps_run
     import harness.shrink.eps as module

@@ -161,6 +161,26 @@ def test_batched_children_equal_one_at_a_time(runs, cifar10_root, nb201_dir, mom
     _assert_same_children(plain, _one_at_a_time(model, cells, calibration, x, momentum, rebn=False))
 
 
+@pytest.mark.parametrize("momentum", (0.1, None))
+def test_both_batch_norms_of_the_engine_agree(momentum):
+    """The engine's train-mode BN, PyTorch's kernel child by child (the CPU's) and one reduction over all children
+    (a GPU's), give the same outputs and running statistics over two batches, for a subset of the children."""
+    from harness.nets.batched import ChildStatistics, _norm_at_once, _norm_each
+
+    bn = torch.nn.BatchNorm2d(6)
+    torch.nn.init.uniform_(bn.weight, 0.5, 2.0), torch.nn.init.uniform_(bn.bias, -1.0, 1.0)
+    model = torch.nn.Sequential(bn)
+    each, at_once = ChildStatistics(model, 5), ChildStatistics(model, 5)
+    children = [4, 1, 2]
+    for seed in (0, 1):
+        x = torch.randn(3, 8, 4, 4, 6, generator=torch.Generator().manual_seed(seed)) * 3 + 1
+        torch.testing.assert_close(_norm_each(x, bn, children, each, momentum),
+                                   _norm_at_once(x, bn, children, at_once, momentum), rtol=1e-5, atol=1e-5)
+    for a, b in zip(each.of[bn], at_once.of[bn]):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert each.of[bn][2].tolist() == [0, 2, 2, 0, 2]
+
+
 @pytest.mark.parametrize("proxy", ("rebn", "supernet_acc"))
 def test_batch_cells_gives_the_same_accuracies(runs, proxy):
     """The proxies with K children per pass (K = 5, which splits the 12 cells unevenly, and K = 12)

@@ -75,6 +75,10 @@ def register(groups) -> None:
     eps.add_argument("--distinct", action="store_true",
                      help="the paper's reading: distinct initial cells and children new to the population (released: "
                           "repeats allowed)")
+    eps.add_argument("--batch-cells", type=positive_int, default=1,
+                     help="members scored together in one exact pass of harness.nets.batched, each with its own "
+                          "batch statistics (default 1: one at a time, the faster on a CPU; see "
+                          "benchmarks/test_batched_speed.py)")
     eps.add_argument("--checkpoint-every", type=positive_int, default=20,
                      help="generations between checkpoints (default 20)")
     eps.add_argument("--top20-sample", type=nonnegative_int, default=1000,
@@ -170,7 +174,8 @@ def _eps(args: argparse.Namespace) -> int:
         prior_weight=args.prior_weight, prior_decay=args.prior_decay, valid_images=args.valid_images,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
         seed=args.seed, mutation=args.mutation, distinct=args.distinct, train_from=args.train_from,
-        scoring=args.scoring, parent_min_scores=args.parent_min_scores, snapshot=args.snapshot)
+        scoring=args.scoring, parent_min_scores=args.parent_min_scores, snapshot=args.snapshot,
+        batch_cells=args.batch_cells)
     if args.top20_sample != 0 and args.top20_sample < 2:
         raise HarnessError(f"--top20-sample is a number of cells >= 2, or 0 to skip the check; got "
                            f"{args.top20_sample}")
@@ -180,7 +185,7 @@ def _eps(args: argparse.Namespace) -> int:
                       train_config=train_config, checkpoint_every=args.checkpoint_every, progress=not args.quiet)
     top20 = eps_top20(load_eps_model(args.out, settings, train_config), cells, truth, sample=args.top20_sample,
                       seed=args.seed, train_config=train_config, device=args.device,
-                      progress=not args.quiet) if args.top20_sample else None
+                      progress=not args.quiet, batch_cells=args.batch_cells) if args.top20_sample else None
     note = ("Mean and best truth, Kendall tau: of each generation's sampled members (the tau of their losses on "
             "their validation batches, negated, against the ground truth); pick: the generation's snapshot best "
             "(the population's lowest latest loss), the candidates of the final picks.")

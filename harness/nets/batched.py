@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.errors import HarnessError
 from harness.nets.cells import as_cell, plan_of
 from harness.nets.ops import ResNetBasicblock
 from harness.space.ops import AVGPOOL, EDGE_NAMES, NUM_NODES, OPS, SKIP
@@ -59,31 +60,66 @@ def _norm(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm, rows: torch.Tens
     its own batch statistics in train mode (updating its running statistics in `statistics`), else by its
     running statistics in `statistics`, or by the module's own when `statistics` is None."""
     G, C = len(x), x.shape[-1]
-    flat = x.view(G, -1, C)
     if training or not bn.track_running_stats:
-        # in float64, as PyTorch's CPU kernel accumulates; two passes (var_mean is far slower over this axis)
-        mean = flat.mean(1, dtype=torch.float64)
-        var = (flat - mean.unsqueeze(1)).square_().mean(1)
-        if training and statistics is not None and bn in statistics.of:
-            running_mean, running_var, count = statistics.of[bn]
-            index = slice(None) if rows is None else rows
-            counted = slice(None) if rows is None else rows.cpu()
-            count[counted] += 1  # a child's module sees every batch: the children in `rows` count alike
-            factor = 1.0 / float(count[counted][0]) if momentum is None else momentum
-            n = flat.shape[1]
-            running_mean[index] = (factor * mean + (1 - factor) * running_mean[index]).to(running_mean.dtype)
-            running_var[index] = (factor * var * (n / max(n - 1, 1))
-                                  + (1 - factor) * running_var[index]).to(running_var.dtype)
-    elif statistics is not None:
+        updated = statistics if training and statistics is not None and bn in statistics.of else None
+        batch_norm = _norm_each if x.device.type == "cpu" else _norm_at_once
+        return batch_norm(x, bn, range(G) if rows is None else rows.tolist(), updated, momentum)
+    if statistics is not None:
         running_mean, running_var, _ = statistics.of[bn]
         mean, var = (running_mean, running_var) if rows is None else (running_mean[rows], running_var[rows])
     else:
         mean, var = bn.running_mean.expand(G, C), bn.running_var.expand(G, C)
+    return _affine(x, bn, mean, var)
+
+
+def _affine(x: torch.Tensor, bn, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias, with (G, C) statistics, one row per group."""
     scale = torch.rsqrt(var + bn.eps)
     if bn.affine:
         scale = scale * bn.weight
     shift = -mean * scale + (bn.bias if bn.affine else 0)
+    flat = x.view(len(x), -1, x.shape[-1])
     return torch.addcmul(shift.to(x.dtype).unsqueeze(1), flat, scale.to(x.dtype).unsqueeze(1)).view_as(x)
+
+
+def _update_factor(statistics: ChildStatistics, bn, child, momentum: float | None) -> float:
+    """Count one more batch for the module of the child (or children, who count alike: they see every batch);
+    the weight of this batch in their running statistics."""
+    count = statistics.of[bn][2]
+    count[child] += 1
+    return 1.0 / float(count[child].max()) if momentum is None else momentum
+
+
+def _norm_each(x, bn, children, statistics: ChildStatistics | None, momentum) -> torch.Tensor:
+    """Train-mode BN on the CPU: each child's block (a channels-last batch) by PyTorch's own kernel, which updates
+    the child's running statistics as the one-child path does; faster than one reduction over all children, whose
+    float64 copy of the activations leaves the cache."""
+    out = torch.empty_like(x)
+    for g, k in enumerate(children):
+        running_mean = running_var = None
+        factor = 0.0
+        if statistics is not None:
+            running_mean, running_var = (t[k] for t in statistics.of[bn][:2])
+            factor = _update_factor(statistics, bn, k, momentum)
+        out[g] = F.batch_norm(_images(x[g:g + 1]), running_mean, running_var, bn.weight, bn.bias, True, factor,
+                              bn.eps).permute(0, 2, 3, 1)
+    return out
+
+
+def _norm_at_once(x, bn, children, statistics: ChildStatistics | None, momentum) -> torch.Tensor:
+    """Train-mode BN on a GPU: every child's statistics in one reduction (in float64, as PyTorch's CPU kernel
+    accumulates; two passes, var_mean being far slower over this axis), one launch instead of one per child."""
+    flat = x.view(len(x), -1, x.shape[-1])
+    mean = flat.mean(1, dtype=torch.float64)
+    var = (flat - mean.unsqueeze(1)).square_().mean(1)
+    if statistics is not None:
+        running_mean, running_var, _ = statistics.of[bn]
+        factor = _update_factor(statistics, bn, children, momentum)  # the children in a pass count alike
+        n = flat.shape[1]
+        running_mean[children] = (factor * mean + (1 - factor) * running_mean[children]).to(running_mean.dtype)
+        running_var[children] = (factor * var * (n / max(n - 1, 1))
+                                 + (1 - factor) * running_var[children]).to(running_var.dtype)
+    return _affine(x, bn, mean, var)
 
 
 def _relu_conv_bn(module, x, rows, statistics, training, momentum):
@@ -92,13 +128,20 @@ def _relu_conv_bn(module, x, rows, statistics, training, momentum):
 
 def children_logits(model, x: torch.Tensor, cells, statistics: ChildStatistics | None = None,
                     training: bool = False, momentum: float | None = 0.1) -> torch.Tensor:
-    """(K, B, classes): each of the K `cells` (spos children of the `Supernet` `model`) on the batch `x` (B, 3, H, W),
-    as `model(x, cell)` gives them one by one: `training` normalises by batch statistics and updates `statistics`
-    (with `momentum`); eval mode reads `statistics`, or the supernet's own statistics when None."""
+    """(K, B, classes): each of the K `cells` (spos children of the `Supernet` `model`) on the batch `x`, as
+    `model(x, cell)` gives them one by one; `x` is one batch (B, 3, H, W) that every child sees, or (K, B, 3, H, W),
+    child k's own batch. `training` normalises by batch statistics and updates `statistics` (with `momentum`);
+    eval mode reads `statistics`, or the supernet's own statistics when None."""
     plans = [plan_of(as_cell(c)) for c in cells]
     K = len(plans)
-    h = model.stem[0](x.contiguous(memory_format=torch.channels_last))
-    h = _children(h, 1).expand(K, -1, -1, -1, -1).contiguous()
+    if x.dim() == 5:
+        if len(x) != K:
+            raise HarnessError(f"children_logits: {len(x)} batches for {K} cells; pass one batch per cell, or one "
+                               f"(B, 3, H, W) batch for all")
+        h = _children(model.stem[0](x.flatten(0, 1).contiguous(memory_format=torch.channels_last)), K)
+    else:
+        h = model.stem[0](x.contiguous(memory_format=torch.channels_last))
+        h = _children(h, 1).expand(K, -1, -1, -1, -1).contiguous()
     h = _norm(h, model.stem[1], None, statistics, training, momentum)
     for block in model.cells:
         if isinstance(block, ResNetBasicblock):
@@ -162,12 +205,15 @@ def recalibrate_children(model, cells, batches, momentum: float | None = 0.1) ->
 
 
 @torch.no_grad()
-def children_accuracy(model, cells, batches, statistics: ChildStatistics | None = None) -> np.ndarray:
-    """(K,) top-1 accuracies (%) of the children in eval mode, with their `statistics` (None: the supernet's)."""
+def children_accuracy(model, cells, batches, statistics: ChildStatistics | None = None,
+                      batch_statistics: bool = False) -> np.ndarray:
+    """(K,) top-1 accuracies (%) of the children: in eval mode with their `statistics` (None: the supernet's), or,
+    with `batch_statistics`, each normalised by its own batch statistics and nothing updated."""
     correct = torch.zeros(len(cells), dtype=torch.long)
     seen = 0
     for x, y in batches:
-        logits = children_logits(model, x, cells, statistics, training=False)
-        correct += (logits.argmax(dim=2) == y.unsqueeze(0)).sum(dim=1).cpu()
-        seen += len(y)
+        logits = children_logits(model, x, cells, None if batch_statistics else statistics,
+                                 training=batch_statistics)
+        correct += (logits.argmax(dim=2) == (y if y.dim() == 2 else y.unsqueeze(0))).sum(dim=1).cpu()
+        seen += y.shape[-1]
     return 100.0 * correct.numpy() / max(seen, 1)

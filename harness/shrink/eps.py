@@ -38,6 +38,8 @@ named setting: `train_from` ("sample" | "population": every step draws from the 
 `mutation` ("redraw" | "change": an op mutated always becomes one of the other 4), `distinct` (False | True: 256
 distinct cells, children new to the population), `snapshot` ("population" | "sample": a snapshot holds only the
 generation's scored sample). The harness's Supernet keeps its stem and head BN affine (released: not).
+`batch_cells` K > 1 scores K members in one pass of `harness.nets.batched` (each on its batch, with its own batch
+statistics: the same losses to float rounding); the default, 1, is the faster on a CPU.
 
 `params` (passed in) is the cells' parameter count in MB, for every dataset CIFAR-10's (`params_mb@cifar10`, the
 oracle's `cost("params")`), the count the prior's constants were fitted to.
@@ -107,10 +109,11 @@ class EpsSettings:
     scoring: str = "stream"
     parent_min_scores: int = 2
     snapshot: str = "population"
+    batch_cells: int = 1
 
     def __post_init__(self):
         check_positive(self, ("population", "sample", "parents", "iterations", "generation_iterations",
-                              "pick_window", "valid_images", "batch_size", "parent_min_scores"))
+                              "pick_window", "valid_images", "batch_size", "parent_min_scores", "batch_cells"))
         _check_order(self, ("parents", "sample", "population"), "the parents come from the sample, the sample "
                                                                  "from the population")
         for name in ("iterations", "pick_window"):
@@ -413,23 +416,30 @@ class _Run:
 
     def validation_loss(self, model, cells: np.ndarray) -> np.ndarray:
         """Each cell's label-smoothed loss on a batch of `valid_images` validation images: the next batch of the
-        reshuffled stream for each cell ("stream", as released) or one batch for all ("fixed")."""
+        reshuffled stream for each cell ("stream", as released) or one batch for all ("fixed"); `batch_cells` cells
+        at a time in one pass of `harness.nets.batched` (each with its own batch statistics: the same losses)."""
+        from harness.nets.batched import children_logits
         from harness.train.loop import autocast, prepare_batch
 
-        losses = []
+        if self.settings.scoring == "stream":
+            batches = [self.valid_batches.next() for _ in cells]
+        else:
+            if self.fixed_batch is None:
+                self.valid_batches.seek(0)
+                self.fixed_batch = self.valid_batches.next()
+            batches = [self.fixed_batch] * len(cells)
+        K, losses = self.settings.batch_cells, []
         with torch.no_grad():
-            for cell in cells:
-                if self.settings.scoring == "stream":
-                    x, y = self.valid_batches.next()
-                else:
-                    if self.fixed_batch is None:
-                        self.valid_batches.seek(0)
-                        self.fixed_batch = self.valid_batches.next()
-                    x, y = self.fixed_batch
+            for start in range(0, len(cells), K):
+                part, pairs = cells[start:start + K], batches[start:start + K]
                 with autocast(self.device):
-                    logits = model(prepare_batch(x, self.device), cell)
-                losses.append(float(F.cross_entropy(logits.float(), y,
-                                                    label_smoothing=self.settings.label_smoothing)))
+                    if K == 1:
+                        logits = model(prepare_batch(pairs[0][0], self.device), part[0])[None]
+                    else:
+                        x = pairs[0][0] if self.settings.scoring == "fixed" else torch.stack([x for x, _ in pairs])
+                        logits = children_logits(model, x, part, training=model.training)
+                losses.extend(float(F.cross_entropy(child.float(), y, label_smoothing=self.settings.label_smoothing))
+                              for child, (_, y) in zip(logits, pairs))
         return np.array(losses)
 
     def record_scores(self, losses: np.ndarray) -> None:
