@@ -16,8 +16,8 @@ multiply-adds against a dense matrix product of the same machine in the same ses
   one image's forward pass; a training step counts 3 forward passes), and the summary prints each path's rate and
   its share of the product's.
 
-Two threads, as the training benchmark; on a CUDA machine the Re-BN pair and the dense products also run on the
-GPU (`tools/gpu-bench`). Run: `pytest benchmarks/test_batched_speed.py`.
+Two threads, as the training benchmark; on a CUDA machine the Re-BN and EPS pairs and the dense products also run
+on the GPU (`tools/gpu-bench`). Run: `pytest benchmarks/test_batched_speed.py`.
 """
 from __future__ import annotations
 
@@ -116,16 +116,18 @@ def test_rebn(benchmark, record_mean, record_rate, two_threads, path, network, d
           _macs(REBN_CELLS, C, N, resolution, images_per_cell), "float32", device)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("path", ["one", "engine"])
-def test_eps_scoring(benchmark, record_mean, record_rate, two_threads, path):
+def test_eps_scoring(benchmark, record_mean, record_rate, two_threads, path, device):
     """EPS's member scoring at its released network: 8 members, each on its own batch of 64 validation images,
     every BN on batch statistics (`EpsSettings.batch_cells`)."""
     C, N, resolution = NETWORKS["C16-N5-32px"]
     torch.manual_seed(0)
-    model = without_running_statistics(Supernet(C, N, num_classes=10)).to(memory_format=torch.channels_last)
+    model = without_running_statistics(Supernet(C, N, num_classes=10)).to(device).to(
+        memory_format=torch.channels_last)
     images = torch.Generator().manual_seed(2)
-    x = torch.randn(len(EPS_CELLS), BATCH, 3, resolution, resolution, generator=images)
-    y = torch.randint(0, 10, (len(EPS_CELLS), BATCH), generator=images)
+    x = torch.randn(len(EPS_CELLS), BATCH, 3, resolution, resolution, generator=images).to(device)
+    y = torch.randint(0, 10, (len(EPS_CELLS), BATCH), generator=images).to(device)
 
     @torch.no_grad()
     def one_at_a_time():
@@ -136,10 +138,10 @@ def test_eps_scoring(benchmark, record_mean, record_rate, two_threads, path):
         return [F.cross_entropy(z, t).item() for z, t in zip(children_logits(model, x, EPS_CELLS, training=True), y)]
 
     losses = benchmark.pedantic(one_at_a_time if path == "one" else engine, rounds=2, iterations=1, warmup_rounds=1)
-    assert np.all(np.isfinite(losses))
+    assert np.all(np.isfinite(losses))  # .item() waits for the device
     benchmark.extra_info["seconds_per_cell"] = benchmark.stats.stats.mean / len(EPS_CELLS)
-    _rate(benchmark, record_mean, record_rate, f"eps_scoring_{path}", _macs(EPS_CELLS, C, N, resolution, BATCH),
-          "float32")
+    _rate(benchmark, record_mean, record_rate, f"eps_scoring_{path}_{device}",
+          _macs(EPS_CELLS, C, N, resolution, BATCH), "float32", device)
 
 
 @pytest.mark.parametrize("path", ["autograd", "pass"])
