@@ -1,4 +1,4 @@
-"""Scale-out speed: synflow on 2,000 cells with the Ray executor on 2 workers (a local instance, its start
+"""Scale-out speed: synflow on 1,000 cells with the Ray executor on 2 workers (a local instance, its start
 included, as `harness score --executor ray` pays it) against the local executor in 1 process, in the same session
 (target: at least 1.6x on this 2-core machine, read from the figures, never asserted); beside them Ray's own costs:
 the instance's start, the overhead of one task, and the memory the instance holds.
@@ -16,7 +16,7 @@ from harness.proxies import ProxyContext, get_proxy
 from harness.proxies.on_ray import score_on_ray
 from harness.proxies.scoring import score_cells
 
-SPEC = "sample:2000:0"
+SPEC = "sample:1000:0"
 
 
 @pytest.fixture
@@ -26,15 +26,15 @@ def job(nb201_dir, table_oracle):
                                            "progress": False}
 
 
-def test_local_executor_synflow_2000_cells(benchmark, job, tmp_path, record_mean, one_torch_thread):
+def test_local_executor_synflow_1000_cells(benchmark, job, tmp_path, record_mean, one_torch_thread):
     proxy, context, truth = job
     result = benchmark.pedantic(lambda: score_cells(proxy, SPEC, context, tmp_path / "local.csv", **truth),
                                 rounds=1, iterations=1)
-    record_mean("local_synflow_2000")
-    assert len(result.scores) == 2000
+    record_mean("local_synflow_1000")
+    assert len(result.scores) == 1000
 
 
-def test_ray_executor_2_workers_synflow_2000_cells(benchmark, job, tmp_path, record_mean, record_note):
+def test_ray_executor_2_workers_synflow_1000_cells(benchmark, job, tmp_path, record_mean, record_note):
     proxy, context, truth = job
 
     def on_ray():
@@ -44,8 +44,8 @@ def test_ray_executor_2_workers_synflow_2000_cells(benchmark, job, tmp_path, rec
                          f"resident")
         return scored
     result = benchmark.pedantic(on_ray, rounds=1, iterations=1)
-    record_mean("ray_synflow_2000")
-    assert len(result.scores) == 2000
+    record_mean("ray_synflow_1000")
+    assert len(result.scores) == 1000
 
 
 def test_ray_start_and_per_task_overhead(record_note):
