@@ -94,6 +94,22 @@ def test_merge_scores_refuses_an_out_that_names_a_shard(tmp_path, capsys):
     assert len(read_scores(shards[0]).scores) == 30
 
 
+def test_merge_scores_replaces_an_existing_out_only_with_force(tmp_path, capsys):
+    shards = [tmp_path / f"s{i}.csv" for i in range(2)]
+    for i, path in enumerate(shards):
+        assert main(["score", "params", "--cells", "sample:30:2", "--shard", f"{i}/2", "--out", str(path),
+                     "--quiet"]) == 0
+    sample = tmp_path / "sample.csv"  # a finished file of another job, as a zoo's 300-cell sample
+    assert main(["score", "params", "--cells", "sample:5:0", "--out", str(sample), "--quiet"]) == 0
+    before = sample.read_bytes()
+    assert main(["merge-scores", *map(str, shards), "--out", str(sample)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {sample} exists" in err and "--force" in err
+    assert sample.read_bytes() == before
+    assert main(["merge-scores", *map(str, shards), "--out", str(sample), "--force"]) == 0
+    assert len(read_scores(sample).scores) == 30
+
+
 def test_a_broken_plugin_disables_only_itself(tmp_path, monkeypatch):
     (tmp_path / "good_guarded_plugin.py").write_text(
         "import numpy as np\nfrom harness.proxies import register_proxy\n"

@@ -37,7 +37,7 @@ def register(groups) -> None:
     merge = groups.add_parser("merge-scores", help="join the shard files of one scoring job")
     merge.add_argument("shards", nargs="+")
     merge.add_argument("--out", required=True)
-    merge.add_argument("--force", action="store_true", help="allow --out to name one of the shards (it is replaced)")
+    merge.add_argument("--force", action="store_true", help="replace an existing --out (even one of the shards)")
     merge.set_defaults(run=_merge)
 
 
@@ -86,8 +86,15 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.errors import HarnessError
     from harness.proxies.scoring import merge_shards
 
+    shards = {Path(p).resolve() for p in args.shards}
+    if Path(args.out).exists() and Path(args.out).resolve() not in shards and not args.force:
+        raise HarnessError(f"--out {args.out} exists; pass --force to replace it with the merged scores, or name "
+                           f"another file")
     merged = merge_shards(args.shards, args.out, force=args.force)
     print(f"wrote {args.out}: {len(merged.scores)} cells from {len(args.shards)} shards")
     return 0
