@@ -59,6 +59,28 @@ def test_a_fresh_scoring_of_zoo_cells_gives_the_zoo_scores(tmp_path, table_oracl
         assert again.provenance["code_hash"] == committed.provenance["code_hash"]
 
 
+def test_the_all_cell_summary_holds_the_zoo_s_own_numbers(table_oracle):
+    """reports/zero-cost/all-cells.csv (tools/zero-cost-summary) cannot go stale: every zoo file of a zero-cost
+    proxy on all cells has its rows, each Spearman recomputed from the file by ranks, and its code hash."""
+    summary = pd.read_csv(ZOO.parent / "zero-cost" / "all-cells.csv")
+    expected = set()
+    for entry in entries(ZOO):
+        scores = read_scores(entry.path, table_oracle.order)
+        if entry.proxy in ("params", "flops") or "zoo_source" in scores.provenance or len(scores.cells) < 15625:
+            continue
+        expected.add((entry.dataset, entry.proxy))
+        rows = summary[(summary["dataset"] == entry.dataset) & (summary["proxy"] == entry.proxy)]
+        assert len(rows) == (2 if entry.dataset == "cifar10" else 1), (entry.dataset, entry.proxy)
+        index = table_oracle.indices(scores.cells)
+        for row in rows.itertuples():
+            truth, split = row.truth.removesuffix("@200").split("/")
+            accuracy = np.asarray(table_oracle.accuracy(dataset=truth, split=split, hp=200))[index]
+            ranks = [pd.Series(v).rank().to_numpy() for v in (scores.scores, accuracy)]
+            assert row.spearman_rho == pytest.approx(np.corrcoef(*ranks)[0, 1], abs=1e-9)
+            assert row.code_hash == scores.provenance["code_hash"]
+    assert {(r.dataset, r.proxy) for r in summary.itertuples()} == expected
+
+
 def test_evaluate_compares_a_new_proxy_with_the_zoo(tmp_path, table_oracle, table_csv, monkeypatch):
     monkeypatch.chdir(tmp_path)
     truth = pd.read_csv(table_csv, usecols=["arch", "cifar10/ori-test@200"]).sample(1500, random_state=1)
