@@ -219,7 +219,7 @@ def ref_synflow(net):
     net.zero_grad()
     net.double()
     net(torch.ones(1, 3, 32, 32, dtype=torch.float64)).sum().backward()
-    return sum(float((m.weight * m.weight.grad).abs().sum()) if m.weight.grad is not None else 0.0
+    return sum(float((m.weight.detach() * m.weight.grad).abs().sum()) if m.weight.grad is not None else 0.0
                for m in layers_of(net))
 
 
