@@ -328,7 +328,7 @@ def test_fisher_channels_is_the_earlier_unweighted_conv_sum(context, train):
         h.remove()
     modules = list(acts)
     grads = torch.autograd.grad(loss, [acts[m] for m in modules], allow_unused=True)
-    expected = sum(0.5 * float(((acts[m] * g).sum((2, 3)) ** 2).mean(0).sum())
+    expected = sum(0.5 * float(((acts[m].detach() * g).sum((2, 3)) ** 2).mean(0).sum())
                    for m, g in zip(modules, grads) if g is not None)
     settings = {**context.settings, "aggregation": "channels"}
     assert get_proxy("fisher")(CELLS[2:], replace(context, settings=settings))[0] == pytest.approx(expected, rel=1e-5)
