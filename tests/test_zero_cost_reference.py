@@ -259,8 +259,18 @@ def train(context):
     return load_split("cifar10", "train", context.data_root, context.splits_dir)
 
 
+@pytest.fixture(scope="module")
+def zero_cost_train(train):
+    """The train split normalised as the zero-cost code's loader (foresight/dataset.py): Normalize((0.4914, 0.4822,
+    0.4465), (0.2023, 0.1994, 0.2010)) of ToTensor's x / 255."""
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+    return replace(train, mean=tuple(255 * m for m in mean), std=tuple(255 * v for v in std))
+
+
 def harness_network(cell, zero_cost=True):
-    torch.manual_seed(SEED)
+    """The cell's network as the proxy draws it by default: the zero-cost code's proxies each cell's from its own
+    seed, naswot every cell's from SEED."""
+    torch.manual_seed(zc.cell_seed(SEED, cell, "network") if zero_cost else SEED)
     build = zc.zero_cost_network if zero_cost else TinyNetwork
     return build(tuple(int(op) for op in cell), C=C, N=N, num_classes=10, dead_edges="compute")
 
@@ -273,7 +283,7 @@ SCORES = {"snip": zc.snip_score, "grad_norm": zc.grad_norm_score, "fisher": zc.f
 
 
 @pytest.mark.parametrize("name", list(SCORES))
-def test_each_image_proxy_equals_the_reference(name, context, train):
+def test_each_image_proxy_equals_the_reference(name, context, train, zero_cost_train):
     """The registered proxy with its defaults scores the cell's network on the cell's batch (the zero-cost code's
     proxies: the zero-cost network and a fresh augmented batch of 64 per cell; naswot: the benchmark's network and
     one unaugmented batch of 128); in float64 that score equals the reference's on the same weights and batch.
@@ -283,7 +293,7 @@ def test_each_image_proxy_equals_the_reference(name, context, train):
     scores = get_proxy(name)(CELLS, context)
     for cell, score in zip(CELLS, scores):
         seed, size = (SEED, 128) if naswot else (zc.cell_seed(SEED, cell), 64)
-        x, y = zc.draw_batch(train, size, seed, augment=not naswot)
+        x, y = zc.draw_batch(train if naswot else zero_cost_train, size, seed, augment=not naswot)
         assert score == SCORES[name](harness_network(cell, zero_cost=not naswot), x, y)
         mine = harness_network(cell, zero_cost=not naswot).double()
         ref = reference_copy(mine, cell, 10, zero_cost=not naswot).double()
@@ -314,10 +324,10 @@ def test_a_conv_of_a_zero_node_outputs_its_bias_in_the_zero_cost_network(context
         get_proxy("fisher")(CELLS[:1], replace(context, settings={**context.settings, "dead_edges": "skip"}))
 
 
-def test_fisher_channels_is_the_earlier_unweighted_conv_sum(context, train):
+def test_fisher_channels_is_the_earlier_unweighted_conv_sum(context, zero_cost_train):
     """aggregation channels: the conv layers' channel values summed, no fan-in, no classifier."""
     cell = CELLS[2]
-    x, y = zc.draw_batch(train, 64, zc.cell_seed(SEED, cell), augment=True)
+    x, y = zc.draw_batch(zero_cost_train, 64, zc.cell_seed(SEED, cell), augment=True)
     net = harness_network(cell)
     acts = {}
     handles = [m.register_forward_hook(lambda m, i, o: acts.setdefault(m, o)) for m in net.modules()
@@ -351,3 +361,59 @@ def test_batches_per_cell_and_fixed(context, train):
     assert torch.equal(y, train.labels[pick])
     fixed = {**context.settings, "batch": "fixed"}
     assert not np.array_equal(proxy(CELLS, replace(context, settings=fixed)), together)
+
+
+@pytest.mark.parametrize("name", ["snip", "naswot"])
+def test_networks_per_cell_and_shared(name, context, monkeypatch):
+    """init per-cell (the zero-cost code's proxies' default): each cell's network from its own seed of (seed, cell),
+    a stream apart from its batch's, so different cells' stems differ and a cell's network does not depend on the
+    cells scored with it; shared (naswot's default, as NASWOT's search.py): every cell's network right after
+    seeding with the seed, so all cells share the stem."""
+    built = []
+
+    def spy(build):
+        def wrapper(*args, **kwargs):
+            built.append(build(*args, **kwargs))
+            return built[-1]
+        return wrapper
+    builder = "TinyNetwork" if name == "naswot" else "zero_cost_network"  # naswot scores the benchmark's network
+    monkeypatch.setattr(zc, builder, spy(getattr(zc, builder)))
+    proxy = get_proxy(name)
+    default = proxy.settings["init"].default
+    assert default == ("shared" if name == "naswot" else "per-cell")
+    stems = {}
+    for init in ("per-cell", "shared"):
+        built.clear()
+        scores = proxy(CELLS, replace(context, settings={**context.settings, "init": init}))
+        stems[init] = [net.stem[0].weight.detach().clone() for net in built]
+        assert len(stems[init]) == len(CELLS)
+        for cell, stem in zip(CELLS, stems[init]):
+            torch.manual_seed(zc.cell_seed(SEED, cell, "network") if init == "per-cell" else SEED)
+            torch.testing.assert_close(stem, nn.Conv2d(3, C, 3, padding=1, bias=False).weight, rtol=0, atol=0)
+        if init == default:
+            np.testing.assert_array_equal(scores, proxy(CELLS, context))
+        alone = np.array([proxy(CELLS[i:i + 1], replace(context, settings={**context.settings, "init": init}))[0]
+                          for i in (2, 1, 0)])[::-1]
+        np.testing.assert_array_equal(scores, alone)
+    assert not torch.equal(stems["per-cell"][0], stems["per-cell"][1])
+    assert torch.equal(stems["shared"][0], stems["shared"][1]) and torch.equal(stems["shared"][1], stems["shared"][2])
+    assert len({zc.cell_seed(SEED, cell, draw) for cell in CELLS for draw in zc.CELL_DRAWS}) == 2 * len(CELLS)
+
+
+def test_normalisation_as_each_reference(context, train):
+    """normalisation zero-cost (the zero-cost code's proxies' default): both CIFARs by CIFAR-10's mean and the std
+    0.2023, 0.1994, 0.2010, ImageNet16 as the benchmark; nb201 (naswot's default, NASWOT's loader is NB201's): the
+    benchmark's constants for each dataset."""
+    assert get_proxy("naswot").settings["normalisation"].default == "nb201"
+    assert get_proxy("jacob_cov").settings["normalisation"].default == "zero-cost"
+    for dataset in ("cifar10", "cifar10-valid", "cifar100"):
+        renormalised = zc.normalised_as(train, dataset, "zero-cost")
+        assert renormalised.images is train.images
+        np.testing.assert_allclose(np.array(renormalised.std) / 255, [0.2023, 0.1994, 0.2010])
+        np.testing.assert_allclose(np.array(renormalised.mean) / 255, [0.4914, 0.4822, 0.4465])
+        assert zc.normalised_as(train, dataset, "nb201") is train
+    assert zc.normalised_as(train, "ImageNet16-120", "zero-cost") is train
+    cell = CELLS[2]
+    x, y = zc.draw_batch(train, 64, zc.cell_seed(SEED, cell), augment=True)
+    nb201 = get_proxy("snip")(CELLS[2:], replace(context, settings={**context.settings, "normalisation": "nb201"}))
+    assert nb201[0] == zc.snip_score(harness_network(cell), x, y) != get_proxy("snip")(CELLS[2:], context)[0]

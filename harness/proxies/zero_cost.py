@@ -2,23 +2,36 @@
 
 Each proxy follows its released code by default: synflow, snip, grad_norm, fisher, grasp and jacob_cov the
 zero-cost code (`foresight/pruners/measures/` with `nasbench2_pred.py` and `foresight/models/nasbench2.py`), naswot
-Mellor et al.'s `search.py`. Each cell's network is built right after `torch.manual_seed(context.seed)`, so a score
-depends only on (cell, seed, settings). The plain functions (`synflow_score(net, input_shape)`,
+Mellor et al.'s `search.py`. Each cell's network is built right after `torch.manual_seed` of a seed made from
+(seed, cell) (`init: per-cell`) or of the seed itself (`init: shared`), so a score depends only on (cell, seed,
+settings), never on the other cells scored with it. The plain functions (`synflow_score(net, input_shape)`,
 `snip_score(net, x, y)`, ...) score any module, so the definitions can be checked on hand-built networks; the
 registered proxies loop them over cells.
 
-Shared by every proxy (settings "channels", "cells", "dead_edges", "network", and for the image proxies
-"batch_size", "batch", "augment"):
+Shared by every proxy (settings "channels", "cells", "dead_edges", "network", "init", and for the image proxies
+"batch_size", "batch", "augment", "normalisation"):
 - network. As the reference: C=16, N=5; PyTorch's default initialisation (`--init_w_type none`); every edge runs,
   dead convs and `none` (`x * 0`) included (`dead_edges: compute`; with `network: nb201`, `skip` runs only the edges
   that can change the output: the same output and weight gradients, so only naswot's codes differ). The zero-cost
   code's NB201 network (`NAS201Model`) is not the benchmark's: its cells' convs have a bias and their BNs neither
   affine parameters nor running statistics (`network: zero-cost`, the default of its proxies); NASWOT scores the
-  benchmark's own network (`network: nb201`, its default). Differs: the reference draws each network from an RNG
-  that runs on through its loop over architectures (and through each measure's network copy), so its draw for a
-  cell depends on the cells before it; here each cell's draw is seeded alone, from the same distribution.
-- mode: train (batch statistics), as both references (the zero-cost code's network copy is put in train mode;
-  NASWOT's network is never put in eval mode).
+  benchmark's own network (`network: nb201`, its default).
+- initialisation (`init`). The zero-cost code seeds torch once (`torch.manual_seed(args.seed)`) and builds each
+  architecture's network from the RNG as its loop over architectures (and each measure's network copy) left it, so
+  the draws of different cells are independent: as the reference, `init: per-cell` seeds each cell's network from
+  (seed, cell), its own stream, apart from its batch's. Within a cell every proxy scores the same network on the
+  same batch, as the reference's measures all score one network and one batch per architecture. NASWOT's
+  `search.py` restores its saved RNG state before drawing each architecture's batch and builds the next network
+  after that draw, so every network but the first is built from one and the same RNG state: as the reference,
+  naswot's `init: shared` builds every cell's network right after `torch.manual_seed(seed)`. A shared seed gives
+  different cells the same stem and, wherever their construction order agrees, the same weights (common random
+  numbers), which takes part of the initialisation's noise out of the comparison between cells and so raises the
+  correlation of a proxy that depends on its draw (measured in `reports/zoo/README.md`). Differs, both: the random
+  numbers themselves are the harness's own seeding's, not the reference's stream.
+- mode and loss: train mode (batch statistics), as both references (the zero-cost code's network copy is put in
+  train mode; NASWOT's network is never put in eval mode); cross-entropy of the logits, as the zero-cost code.
+- passes: one forward pass over the whole batch, and the gradients of that one pass, as the zero-cost code with
+  `split_data` 1 (it splits the batch into several passes only after a CUDA out-of-memory error).
 - layers summed: every conv and linear layer, stem and classifier included, as the reference
   (`get_layer_metric_array`); a layer that gets no gradient (a dead conv) adds zero, as the reference's zeros.
 - batch. As the zero-cost code: one batch of 64 from the train loader (`--dataload random --dataload_info 1`),
@@ -26,9 +39,11 @@ Shared by every proxy (settings "channels", "cells", "dead_edges", "network", an
   flip) per cell (`batch: per-cell`, drawn from a seed of (seed, cell)); `batch: fixed` gives every cell the same
   batch (the harness's earlier choice). As NASWOT: 128 images, the RNG reset before each draw so every
   architecture sees the same batch (`batch: fixed`), without augmentation (`--augtype none`: `augment: false`).
-  The images come from the dataset's train split (all 50,000 of CIFAR-10's), as the references'. Differs: they are
-  normalised as NB201 normalises them (CIFAR std 0.247, 0.243, 0.261; the zero-cost code's loader uses 0.2023,
-  0.1994, 0.2010), and the random picks are the harness's own generator's.
+  The images come from the dataset's train split (all 50,000 of CIFAR-10's), as the references'. Normalised as
+  each reference's loader (`normalisation`): the zero-cost code's (`foresight/dataset.py`: for both CIFARs CIFAR-10's
+  mean and the std 0.2023, 0.1994, 0.2010; for ImageNet16 the benchmark's) for its proxies, the benchmark's (CIFAR-10
+  std 0.247, 0.243, 0.261) for naswot, whose loader is NB201's. Differs: the random picks, crops and flips are the
+  harness's own generator's.
 
 Per proxy:
 - synflow: as the reference, every parameter (biases and BN buffers too) replaced by its absolute value, float64,
@@ -46,8 +61,11 @@ Per proxy:
   channels` sums the conv layers' channel values unweighted (the harness's earlier definition). In the zero-cost
   network a cell conv reading a node that nothing reaches outputs its bias, which the cell's train-mode BN maps to
   zero with its gradient scaled by 1/sqrt(eps): such cells score far above the rest, in the reference as here.
-- grasp: as the reference, T = 1, one iteration, the weights of every conv and linear layer: g = dL/dw without a
-  graph, Hg = d(sum g * dL/dw)/dw by double backprop on a second forward pass, score = sum of -w * Hg.
+- grasp: as the reference, T = 1, one iteration, the weights of every conv and linear layer: g = dL/dw (held
+  constant), Hg = d(sum g * dL/dw)/dw by double backprop, score = sum of -w * Hg. Differs, in cost only: the
+  reference runs two forward passes, one for g without a graph and one for the graph it differentiates again;
+  in train mode both give the same values (batch statistics; no dropout), so here one pass with a graph gives both,
+  to the bit, in two thirds of the time.
 - jacob_cov: as the reference, x the batch, J the per-image gradients of sum(f(x)), v the eigenvalues of
   corrcoef(J), score = -sum(log(v + k) + 1/(v + k)), k = 1e-5. Differs: eigenvalues by `eigvalsh` (the
   reference's `eig` on the same symmetric matrix, real by construction), and a network whose output ignores its
@@ -65,6 +83,7 @@ Per proxy:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 
@@ -199,13 +218,13 @@ def fisher_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor, aggregation: 
 
 
 def grasp_score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """GraSP: -sum(w * Hg), g = dL/dw (constant), Hg = d(sum(g * dL/dw))/dw by double backprop."""
+    """GraSP: -sum(w * Hg), g = dL/dw (constant), Hg = d(sum(g * dL/dw))/dw by double backprop; g and the graph
+    from one forward pass (the reference's two passes compute the same values in train mode)."""
     net.train()
     net.zero_grad(set_to_none=True)
     weights = [m.weight for m in _weighted(net)]
-    grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
-    grads_graph = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
-    z = sum((g.detach() * gg).sum() for g, gg in zip(grads, grads_graph) if g is not None)
+    grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
+    z = sum((g.detach() * g).sum() for g in grads if g is not None)
     if not torch.is_tensor(z) or not z.requires_grad:
         return 0.0  # no weight reaches the loss: no curvature to measure
     z.backward()
@@ -283,10 +302,19 @@ def draw_batch(data: ImageSet, batch_size: int, seed: int, augment: bool) -> tup
     return next(iter(DeviceBatches(subset, batch_size, "cpu", train=False)))
 
 
-def cell_seed(seed: int, cell) -> int:
-    """A well-mixed seed of (seed, cell): each cell's own draw of a per-cell batch."""
+#: a cell's own draws, each from its own stream of (seed, cell): its batch and its network's initial weights
+CELL_DRAWS = {"batch": (), "network": (1,)}
+
+
+def cell_seed(seed: int, cell, draw: str = "batch") -> int:
+    """A well-mixed seed of (seed, cell) for one of the cell's own draws (`CELL_DRAWS`)."""
     code = int(encode(np.asarray(cell)[None])[0])
-    return int(np.random.SeedSequence([int(seed), code]).generate_state(1, np.uint32)[0])
+    return int(np.random.SeedSequence([int(seed), code, *CELL_DRAWS[draw]]).generate_state(1, np.uint32)[0])
+
+
+def network_seed(cell, context: ProxyContext) -> int:
+    """The seed a cell's network is built from: its own (`init: per-cell`) or the context's (`init: shared`)."""
+    return cell_seed(context.seed, cell, "network") if context.settings["init"] == "per-cell" else int(context.seed)
 
 
 #: the networks the proxies score: the zero-cost code's `NAS201Model` or the benchmark's `TinyNetwork`
@@ -301,16 +329,24 @@ def _network(cell, context: ProxyContext) -> nn.Module:
                            "conv of a zero node outputs its bias: use dead_edges compute (the default) or network "
                            "nb201")
     build = zero_cost_network if s["network"] == "zero-cost" else TinyNetwork
-    torch.manual_seed(context.seed)
+    torch.manual_seed(network_seed(cell, context))
     return build(tuple(int(op) for op in cell), C=s["channels"], N=s["cells"], num_classes=classes,
                  dead_edges=s["dead_edges"]).to(context.device)
 
 
-def network_settings(network: str) -> dict:
-    """The settings every zero-cost proxy takes: which network, and its size."""
+#: how the cells' networks are drawn: each from its own seed, or all from the one seed
+INITS = ("per-cell", "shared")
+
+
+def network_settings(network: str, init: str) -> dict:
+    """The settings every zero-cost proxy takes: which network, its size, and how it is drawn."""
     return {"network": Setting(str, network, "zero-cost: the zero-cost code's NB201 network (cell convs with a "
                                              "bias, cell BNs without affine parameters or running statistics); "
                                              "nb201: the benchmark's", choices=NETWORKS),
+            "init": Setting(str, init, "per-cell: each cell's network drawn from its own seed of (seed, cell), "
+                                       "independent draws as the zero-cost code's; shared: every cell's network "
+                                       "drawn right after seeding with seed, as NASWOT's search.py, so cells share "
+                                       "the weights their construction order agrees on", choices=INITS),
             "channels": Setting(int, 16, "C, the channels of the first stage"),
             "cells": Setting(int, 5, "N, the cells per stage"),
             "dead_edges": Setting(str, "compute", "compute: every edge runs, as the reference networks; skip: only "
@@ -318,11 +354,28 @@ def network_settings(network: str) -> dict:
                                                   "differ)", choices=("compute", "skip"))}
 
 
+#: the zero-cost code's loader normalisation of both CIFARs (`foresight/dataset.py`), 0..255 units as `ImageSet`'s:
+#: CIFAR-10's mean with the std 0.2023, 0.1994, 0.2010; its ImageNet16 constants are the benchmark's
+ZERO_COST_CIFAR_MEAN_STD = (tuple(255 * m for m in (0.4914, 0.4822, 0.4465)),
+                            tuple(255 * s for s in (0.2023, 0.1994, 0.2010)))
+NORMALISATIONS = ("zero-cost", "nb201")
+
+
+def normalised_as(data: ImageSet, dataset: str, normalisation: str) -> ImageSet:
+    """`data` with the mean and std its batches are normalised by: the zero-cost code's or the benchmark's."""
+    if normalisation == "zero-cost" and "cifar" in dataset:
+        mean, std = ZERO_COST_CIFAR_MEAN_STD
+        return dataclasses.replace(data, mean=mean, std=std)
+    return data
+
+
 def _image_proxy(score, labels: bool, options: tuple[str, ...] = ()):
     """fn(cells, context) scoring each cell's network with `score(net, x[, y], **options)` on its batch."""
     def fn(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
         s = context.settings
-        data = _train_split(context.dataset, str(context.data_root), context.splits_dir and str(context.splits_dir))
+        data = normalised_as(_train_split(context.dataset, str(context.data_root),
+                                          context.splits_dir and str(context.splits_dir)),
+                             context.dataset, s["normalisation"])
         kwargs = {name: s[name] for name in options}
         fixed = draw_batch(data, s["batch_size"], int(context.seed), s["augment"]) if s["batch"] == "fixed" else None
         values = []
@@ -338,7 +391,7 @@ def _image_proxy(score, labels: bool, options: tuple[str, ...] = ()):
 
 @register_proxy("synflow", description="SynFlow at initialisation: |w * dR/dw| of the |parameters| network on an "
                                        "all-ones float64 input, the zero-cost code's BN-free network (no images)",
-                settings={**network_settings("zero-cost"),
+                settings={**network_settings("zero-cost", "per-cell"),
                           "bn": Setting(str, "zero-cost", "zero-cost: the reference's BN-free copy, which keeps the "
                                                           "reduction blocks' BNs, in train mode; eval: every BN in "
                                                           "eval mode", choices=SYNFLOW_BN),
@@ -358,16 +411,19 @@ def synflow(cells: np.ndarray, context: ProxyContext) -> np.ndarray:
                            f"{s['network']!r} with bn={s['bn']!r}; set {{\"network\": \"nb201\", \"bn\": \"eval\"}} "
                            f"or method autograd")
     return np.array([synflow_pass(tuple(int(op) for op in cell), s["channels"], s["cells"], classes, resolution,
-                                  int(context.seed)) for cell in np.asarray(cells)])
+                                  network_seed(cell, context)) for cell in np.asarray(cells)])
 
 
-def _batch_settings(size: int, batch: str, augment: bool) -> dict:
+def _batch_settings(size: int, batch: str, augment: bool, normalisation: str) -> dict:
     return {"batch_size": Setting(int, size, "images in the one batch"),
             "batch": Setting(str, batch, "per-cell: a fresh random batch for each cell, seeded by (seed, cell), as "
                                          "the zero-cost code's new loader iteration per architecture; fixed: one "
                                          "batch for every cell, as NASWOT", choices=("per-cell", "fixed")),
             "augment": Setting(bool, augment, "crop and flip the batch as the train loader does (the zero-cost "
-                                              "code); false: the images as they are (NASWOT's --augtype none)")}
+                                              "code); false: the images as they are (NASWOT's --augtype none)"),
+            "normalisation": Setting(str, normalisation, "zero-cost: the zero-cost code's loader's mean and std "
+                                                         "(both CIFARs: CIFAR-10's mean, std 0.2023, 0.1994, 0.2010); "
+                                                         "nb201: the benchmark's", choices=NORMALISATIONS)}
 
 
 _DESCRIPTIONS = {
@@ -383,12 +439,13 @@ _FISHER = {"aggregation": Setting(str, "fan-in", "fan-in: the reference's, conv 
                                                  "summed", choices=FISHER_AGGREGATION)}
 for _name, (_score, _labels, _options, _description) in _DESCRIPTIONS.items():
     register_proxy(_name, needs=("images",), description=_description,
-                   settings={**network_settings("zero-cost"), **_batch_settings(64, "per-cell", True),
-                             **(_FISHER if _options else {})})(_image_proxy(_score, _labels, _options))
+                   settings={**network_settings("zero-cost", "per-cell"),
+                             **_batch_settings(64, "per-cell", True, "zero-cost"), **(_FISHER if _options else {})})(
+        _image_proxy(_score, _labels, _options))
 _NASWOT = {"hooks": Setting(str, "class-name", "class-name: the reference's hooks on every module whose class "
                                               "name has ReLU, so a ReLUConvBN's codes count twice; relu: each ReLU "
                                               "once", choices=NASWOT_HOOKS)}
 register_proxy("naswot", needs=("images",),
                description="NASWOT: log-determinant of the ReLU-code kernel, one fixed batch of 128 unaugmented images",
-               settings={**network_settings("nb201"), **_batch_settings(128, "fixed", False), **_NASWOT})(
-    _image_proxy(naswot_score, False, ("hooks",)))
+               settings={**network_settings("nb201", "shared"), **_batch_settings(128, "fixed", False, "nb201"),
+                         **_NASWOT})(_image_proxy(naswot_score, False, ("hooks",)))
