@@ -25,6 +25,8 @@ RATIOS = [
      "eps_scoring_engine_cuda", "eps_scoring_one_cuda"),
     ("synflow of 30 cells: the path-sum pass (baseline: autograd on built networks)", "synflow_pass",
      "synflow_autograd"),
+    ("grasp of 2 cells, C=16 N=5, batch 64, CPU: one forward pass (baseline: the reference's two)", "grasp_one_pass",
+     "grasp_two_pass"),
     ("training step, one fixed cell: torch.compile (baseline: eager)", "train_compiled_fixed_cell",
      "train_eager_fixed_cell"),
 ]

@@ -1,5 +1,6 @@
-"""Per-cell cost of the proxies that run a network: synflow, jacob_cov and Re-BN, at the benchmark's size (C=16,
-N=5, 32 px, CIFAR-10 head), on the CPU and, when one is present, on a GPU.
+"""Per-cell cost of the proxies that run a network: synflow, jacob_cov, grasp and Re-BN, at the benchmark's size
+(C=16, N=5, 32 px, CIFAR-10 head), on the CPU and, when one is present, on a GPU. grasp is timed beside the
+reference's two forward passes (its baseline), which give the same score.
 
 Each round scores the same seeded sample of cells; `extra_info` holds seconds per cell. Re-BN is timed with 1,024
 calibration and 1,024 validation images (random; the values do not change the cost) and also reported as the
@@ -11,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from harness.nets import Supernet, TinyNetwork
 from harness.proxies.supernet_accuracy import child_accuracy, recalibrate
-from harness.proxies.zero_cost import jacob_cov_score, synflow_score
+from harness.proxies.zero_cost import grasp_score, jacob_cov_score, synflow_score, zero_cost_network
 from harness.space import all_cells
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -45,6 +48,29 @@ def test_jacob_cov_per_cell(benchmark, device):
     nets = _networks(device)
     x = torch.randn(64, 3, 32, 32, device=device)
     _per_cell(benchmark, lambda: [jacob_cov_score(net, x) for net in nets])
+
+
+def two_pass_grasp(net, x, y) -> float:
+    """GraSP as the zero-cost code runs it: g from a forward pass without a graph, the graph from a second one."""
+    weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    net.train()
+    net.zero_grad(set_to_none=True)
+    grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
+    graph = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
+    sum((g.detach() * h).sum() for g, h in zip(grads, graph) if g is not None).backward()
+    return float(sum(-(m.weight.detach() * m.weight.grad).sum() for m in net.modules()
+                     if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.grad is not None))
+
+
+@pytest.mark.parametrize("passes", ["one", "two"])
+def test_grasp_per_cell(benchmark, record_mean, passes):
+    """The harness's one pass against the reference's two, on the zero-cost network and a batch of 64."""
+    torch.manual_seed(0)
+    nets = [zero_cost_network(tuple(int(op) for op in cell)) for cell in CELLS[:2]]
+    x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+    score = grasp_score if passes == "one" else two_pass_grasp
+    _per_cell(benchmark, lambda: [score(net, x, y) for net in nets], 2)
+    record_mean(f"grasp_{passes}_pass")
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -35,6 +35,27 @@ def test_the_committed_zoo_holds_the_cheap_proxies_on_every_cell(capsys):
     assert "synflow" in out and "15625" in out and "ms/cell" in out
 
 
+def test_every_zoo_file_is_its_proxy_at_its_defaults_as_the_code_computes_it_now():
+    """Each zoo file and each all-cell shard of a built-in proxy (not a file added from a run) was scored at the
+    proxy's default settings by the code as it is now (its code hash): an edit to a proxy or a changed default that
+    is not followed by scoring the zoo again fails here, so nothing is ever compared with stale scores."""
+    from harness.proxies import ProxyContext, get_proxy
+    from harness.proxies.scoring import job_identity
+
+    files = [e.path for e in entries(ZOO)] + sorted((ZOO.parent / "zoo-build").glob("*/*.parquet"))
+    checked = 0
+    for path in files:
+        saved = read_scores(path).provenance
+        if "zoo_source" in saved:
+            continue
+        proxy = get_proxy(saved["proxy"])
+        now = job_identity(proxy, ProxyContext(dataset=saved["dataset"], seed=saved["seed"]), saved["cells"])
+        for key in ("settings", "code_hash", "version"):
+            assert saved[key] == now[key], (path.relative_to(ZOO.parent), key, saved[key], now[key])
+        checked += 1
+    assert checked >= 9
+
+
 def test_a_fresh_scoring_of_zoo_cells_gives_the_zoo_scores(tmp_path, table_oracle, cifar10_root, nb201_dir):
     """params exactly; the networks' scores to float rounding: torch orders a reduction by the CPU's vector width
     (AVX2 or AVX-512 kernels), so the same code and batch on another machine differ in the last bits."""
