@@ -119,6 +119,30 @@ def test_the_all_cell_summary_holds_the_zoo_s_own_numbers(table_oracle):
     assert {(r.dataset, r.proxy) for r in summary.itertuples()} == expected
 
 
+def test_the_released_code_rows_hold_its_files_and_the_harness_s_scores_of_the_same_cells(table_oracle):
+    """reports/zero-cost/reference.csv (tools/zero-cost-summary): each file of the zero-cost code's own run has its
+    row, whose Spearman values are recomputed here by ranks from that file and from the harness's scores of the same
+    cells (the zoo's all-cell shards)."""
+    rows = pd.read_csv(ZOO.parent / "zero-cost" / "reference.csv")
+    files = sorted((ZOO.parent / "zero-cost" / "reference").glob("*/reference-*.parquet"))
+    assert len(files) >= 2 and len(rows) == len(files)
+    truth = np.asarray(table_oracle.accuracy(dataset="cifar10-valid", split="ori-test", hp=200))
+    for row, path in zip(rows.sort_values("file").itertuples(), files):
+        assert row.file == f"reference/{path.parent.name}/{path.name}"
+        reference = read_scores(path, table_oracle.order)
+        assert reference.provenance["reference"].startswith("SamsungLabs/zero-cost-nas ")
+        shards = [read_scores(f, table_oracle.order) for f in (ZOO.parent / "zoo-build" / "cifar10").glob(
+            f"{row.proxy}.shard-*-of-16.parquet")] or [read_scores(ZOO / "cifar10" / f"{row.proxy}.parquet")]
+        mine = pd.concat([pd.Series(s.scores, index=table_oracle.indices(s.cells)) for s in shards])
+        index = table_oracle.indices(reference.cells)
+        values = {"released_code": reference.scores, "harness": mine.loc[index].to_numpy()}
+        for column, v in values.items():
+            ranks = [pd.Series(a).rank().to_numpy() for a in (v, truth[index])]
+            assert getattr(row, column) == pytest.approx(abs(np.corrcoef(*ranks)[0, 1]), abs=1e-9)
+        ranks = [pd.Series(a).rank().to_numpy() for a in values.values()]
+        assert row.agreement == pytest.approx(np.corrcoef(*ranks)[0, 1], abs=1e-9) and row.cells == len(index)
+
+
 def test_evaluate_compares_a_new_proxy_with_the_zoo(tmp_path, table_oracle, table_csv, monkeypatch):
     monkeypatch.chdir(tmp_path)
     truth = pd.read_csv(table_csv, usecols=["arch", "cifar10/ori-test@200"]).sample(1500, random_state=1)
