@@ -19,10 +19,12 @@ from matplotlib.container import ErrorbarContainer
 from harness.analysis import metrics as m
 from harness.analysis.bootstrap import resample_weights
 from harness.analysis.evaluate import evaluate_score_sets, evaluate_scores
+from harness.analysis.paired import compare_scores
 from harness.analysis.score_sets import ScoreSet, read_scores, write_scores
 from harness.cli.main import main
 from harness.errors import HarnessError
 from harness.report import figures, write_report
+from harness.report.comparison import leaderboard
 from harness.report.evaluation_report import headline_table
 from harness.report.reproduce_figures import cost_quality_figure, table_figure
 
@@ -330,3 +332,20 @@ def test_the_cost_quality_chart_keeps_labels_off_each_other_and_the_legend():
         assert not any(box.overlaps(legend) for box in boxes for legend in legends)
         assert all(ax.bbox.contains(b.x0, b.y0) and ax.bbox.contains(b.x1, b.y1)
                    for b in (t.get_window_extent(renderer) for t in marks))
+
+
+def test_the_leaderboard_shows_an_underflowed_p_as_a_bound_not_as_zero(table_oracle):
+    """Over thousands of cells a large difference is hundreds of standard errors: its normal tail is 0.0 in floating
+    point, which the leaderboard must not print as p = 0; a p that did not underflow prints as computed."""
+    truth_all = np.asarray(table_oracle.accuracy(dataset="cifar10", split="ori-test"))
+    truth = truth_all[CELLS]
+    rng = np.random.default_rng(0)
+    mine = truth + rng.normal(0, 0.1, truth.size)
+    others = {"far-worse": (CELLS, truth + rng.normal(0, 50, truth.size)),
+              "near": (CELLS, truth + rng.normal(0, 0.1, truth.size))}
+    comparison = compare_scores("mine", truth_all, CELLS, mine, others, n_boot=100)
+    board = leaderboard(comparison, "mine", {"kendall_tau": m.kendall_tau(truth, mine),
+                                             "spearman_rho": m.spearman_rho(truth, mine)}, len(CELLS)).set_index("proxy")
+    p = comparison[comparison["metric"] == "kendall_tau"].set_index("against")["p_holm"]
+    assert p["far-worse"] == 0 and board.loc["far-worse", "p (Holm)"] == "< 1e-300"
+    assert 0 < p["near"] and board.loc["near", "p (Holm)"] == f"{p['near']:.3g}"
