@@ -4,6 +4,7 @@ what is tested here; the commands it runs are tested on their own (tests/test_zo
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def tree(tmp_path):
 
 def run(tree, *args):
     log = tree / f"log-{len(list(tree.glob('log-*')))}"
-    env = {**os.environ, "PATH": f"{tree / 'bin'}:{os.environ['PATH']}", "LOG": str(log), "HARNESS_DATA_DIR": "data"}
+    path = f"{tree / 'bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"  # python3: this one, with harness
+    env = {**os.environ, "PATH": path, "LOG": str(log), "HARNESS_DATA_DIR": "data"}
     done = subprocess.run(["bash", str(tree / "tools" / "zoo-all-cells"), *args], env=env, capture_output=True,
                           text=True)
     return done, log.read_text().splitlines() if log.exists() else []
@@ -71,3 +73,15 @@ def test_a_bad_worker_is_refused_with_the_value_and_the_form(tree, bad):
     done, calls = run(tree, "--worker", bad, "grasp")
     assert done.returncode == 2 and calls == []
     assert f"got '{bad}'" in done.stderr and "K/M with 0 <= K < M" in done.stderr
+
+
+def test_without_proxies_it_builds_every_zoo_proxy_that_needs_images(tree):
+    from harness.proxies.registry import get_proxy
+    from harness.proxies.zoo import ZOO_PROXIES
+
+    done, calls = run(tree)
+    assert done.returncode == 0, done.stderr
+    merged = [c.split(" --out reports/zoo/cifar10/")[1].split(".parquet")[0] for c in calls
+              if c.startswith("merge-scores")]
+    assert merged == [p for p in ZOO_PROXIES if "images" in get_proxy(p).needs]
+    assert {"grad_norm", "grasp"} <= set(merged) and not {"params", "flops", "synflow"} & set(merged)
